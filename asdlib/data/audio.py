@@ -1,0 +1,139 @@
+"""Loading DCASE clips: soundfile, mono, 16 kHz, one fixed length per batch.
+
+The rules, applied in this order and never silently:
+
+1. **Read** with soundfile as float32 in [-1, 1]. A file soundfile cannot open, a
+   WAV whose header promises more data than the file holds (truncated), or a clip
+   with no samples raises :class:`DataError` naming the file.
+2. **Mono**: a multi-channel file keeps channel 0 (DCASE published channel 0 of
+   the MIMII microphone array), with a warning naming the file.
+3. **16 kHz**: another rate is resampled with ``torchaudio.functional.resample``
+   (band-limited sinc), with a warning naming the file and the rate.
+4. **Fixed length**: every clip of a set is brought to ``n_samples`` =
+   ``round(duration * sr)``. Longer clips keep their first ``n_samples``; shorter
+   ones are extended by repeating the clip from its start (wrap-around), which
+   keeps the spectral statistics of a stationary machine sound, where zero
+   padding would add silence no machine makes. ``duration=None`` takes the
+   longest clip of the set, read from the file headers before any audio is
+   loaded (:func:`clip_seconds`): DCASE 2020 ToyCar clips stay 11 s, every other
+   DCASE type 10 s, and a synthetic preset keeps its own length. Callers that
+   load one machine type in chunks compute the duration once for the whole list
+   so every chunk has the same length.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import soundfile as sf
+
+from asdlib.data.errors import DataError
+
+SAMPLE_RATE = 16_000
+
+
+def clip_seconds(paths: Iterable[str | Path], sr: int = SAMPLE_RATE) -> float:
+    """Length in seconds (at ``sr``) of the longest clip, from the file headers alone."""
+    longest = 0.0
+    for p in paths:
+        try:
+            info = sf.info(str(p))
+        except (RuntimeError, sf.LibsndfileError) as err:
+            raise DataError(f"{p}: cannot read audio header ({err}); expected a 16-bit PCM WAV file") from err
+        longest = max(longest, info.frames / info.samplerate)
+    if longest == 0.0:
+        raise DataError("clip_seconds: no clips with audio given")
+    return round(longest * sr) / sr
+
+
+def _check_wav_complete(path: Path) -> None:
+    """Raise DataError if a RIFF/WAVE file's data chunk is shorter than its header says.
+
+    libsndfile quietly reads what is there when a WAV file was cut short (an
+    interrupted copy, a partial download); we want to know.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return  # not a plain RIFF WAVE file: leave it to soundfile
+        if head[:4] == b"RF64":
+            return  # 64-bit sizes live in a ds64 chunk; soundfile checks those
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
+            if chunk_id == b"data":
+                if pos + 8 + chunk_size > size:
+                    raise DataError(
+                        f"{path}: truncated WAV file: its header declares "
+                        f"{chunk_size} bytes of audio but only {size - pos - 8} are present"
+                    )
+                return
+            pos += 8 + chunk_size + (chunk_size & 1)
+        raise DataError(f"{path}: WAV file has no 'data' chunk (expected RIFF/WAVE with audio data)")
+
+
+def read_wav(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Read one clip as a float32 mono array at ``sr`` Hz (rules 1-3 of the module doc)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: audio file not found")
+    _check_wav_complete(path)
+    try:
+        audio, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as err:  # LibsndfileError subclasses RuntimeError
+        raise DataError(f"{path}: cannot read audio ({err}); expected a 16-bit PCM WAV file") from err
+    if audio.shape[0] == 0:
+        raise DataError(f"{path}: audio file holds no samples")
+    if audio.shape[1] > 1:
+        warnings.warn(f"{path}: {audio.shape[1]} channels; keeping channel 0", stacklevel=2)
+    audio = np.ascontiguousarray(audio[:, 0])
+    if file_sr != sr:
+        import torch
+        import torchaudio.functional as AF
+
+        warnings.warn(f"{path}: sample rate {file_sr} Hz; resampling to {sr} Hz", stacklevel=2)
+        audio = AF.resample(torch.from_numpy(audio), file_sr, sr).numpy()
+    return audio
+
+
+def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
+    """Crop to the first ``n_samples`` or extend by wrap-around (rule 4)."""
+    if len(audio) >= n_samples:
+        return audio[:n_samples]
+    reps = -(-n_samples // len(audio))
+    return np.tile(audio, reps)[:n_samples]
+
+
+def load_clips(
+    paths: Sequence[str | Path] | Iterable[str | Path],
+    sr: int = SAMPLE_RATE,
+    duration: float | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Load clips into one float32 array of shape (n_clips, n_samples).
+
+    ``duration`` in seconds fixes the length (rule 4); ``None`` takes the longest
+    clip of ``paths`` (:func:`clip_seconds`).
+    """
+    paths = list(paths)
+    if not paths:
+        raise DataError("load_clips: no files given")
+    if duration is None:
+        duration = clip_seconds(paths, sr)
+    iterator = paths
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(paths, desc="loading audio", unit="clip", leave=False)
+    clips = [read_wav(p, sr) for p in iterator]
+    n = round(duration * sr)
+    out = np.empty((len(clips), n), dtype=np.float32)
+    for i, clip in enumerate(clips):
+        out[i] = fit_length(clip, n)
+    return out

@@ -1,0 +1,355 @@
+"""Write synthetic data sets in the exact DCASE 2020 and 2022 layouts.
+
+2022 (MIMII DG / ToyADMOS2 naming), under ``out``::
+
+    dev_data/<type>/train/section_00_source_train_normal_0000_<attrs>.wav
+    dev_data/<type>/test/section_00_target_test_anomaly_0003_<attrs>.wav
+    dev_data/<type>/attributes_00.csv
+    eval_data/<type>/train/section_03_source_train_normal_0000_<attrs>.wav
+    eval_data/<type>/test/section_03_0000.wav                 (no label in the name)
+    ground_truth_data/ground_truth_<type>_section_03_test.csv    (file,0|1 normal/anomaly)
+    ground_truth_domain/ground_truth_<type>_section_03_test.csv  (file,0|1 source/target)
+    ground_truth_attributes/<type>/attributes_03.csv
+
+2020 (MIMII / ToyADMOS naming): ``dev_data/<type>/{train,test}/{normal,anomaly}_id_00_00000000.wav``
+for machine IDs 00, 02, 04 and ``eval_data/<type>/test/id_01_00000000.wav`` for IDs
+01, 03, 05, with ``ground_truth_data/ground_truth_<type>_id_01_test.csv``.
+
+Each section is one machine unit in one factory hall. In 2022 each section shifts
+a different attribute between the source and the target domain (section 00 the
+first attribute, 01 the second, ...), as the real data does. Anomalous clips carry
+one named fault with a severity in the preset's range. ``synth_clips.csv`` records
+every clip's fault and severity (for analysis; detectors never read it), and
+``synth.json`` the configuration.
+
+Every clip is a pure function of (seed, machine type, section, split, domain,
+label, number): the same seed gives byte-identical files, in any order and with
+any number of worker processes. Files are written atomically, so an interrupted
+run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from asdlib.data.layout import TYPES_2020, TYPES_2022
+from asdlib.data.synth.machines import MACHINES, make_unit
+from asdlib.data.synth.noise import factory_noise, make_environment
+from asdlib.data.synth.signals import db_to_gain
+from asdlib.utils import atomic_path, atomic_write_text, stable_hash
+
+SR = 16_000
+GENERATOR_VERSION = 1  # bump when the sound models change: old data sets are then regenerated
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of a synthetic data set. Counts are per section (2022) or machine ID (2020)."""
+
+    name: str
+    duration: float          # seconds per clip (2020 ToyCar clips are 10 % longer, as in DCASE)
+    n_train_source: int      # normal training clips, source domain (2020: all training clips)
+    n_train_target: int      # normal training clips, target domain (2020: unused)
+    n_test: int              # test clips per domain and label (2020: per label, x2)
+    severity: tuple[float, float] = (0.2, 1.0)
+    snr_db: float = 0.0      # machine-to-factory-noise ratio
+
+
+PRESETS: dict[str, Preset] = {
+    "ci": Preset("ci", duration=2.0, n_train_source=8, n_train_target=2, n_test=3),
+    "demo": Preset("demo", duration=10.0, n_train_source=40, n_train_target=4, n_test=10),
+    "full": Preset("full", duration=10.0, n_train_source=990, n_train_target=10, n_test=50),
+}
+
+DEV_SECTIONS_2022 = (0, 1, 2)
+EVAL_SECTIONS_2022 = (3, 4, 5)
+DEV_IDS_2020 = (0, 2, 4)
+EVAL_IDS_2020 = (1, 3, 5)
+
+# Per-type fault strength, so the reference detector finds every type about
+# equally hard (asd synth --check). 1.0 = the machine model's own scale.
+FAULT_GAIN = {name: 1.0 for name in MACHINES}
+
+
+@dataclass
+class Clip:
+    """Everything needed to render and place one clip."""
+
+    relpath: str
+    machine_type: str
+    part: str
+    section: int
+    split: str
+    domain: str | None
+    label: str
+    number: int
+    attrs: dict[str, str]
+    fault: str | None
+    severity: float
+    seed: list[int] = field(repr=False)
+    duration: float = 10.0
+
+
+def _type_code(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def _section_rng(seed: int, machine_type: str, section: int, purpose: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _type_code(machine_type), section, purpose])
+
+
+def _domain_values(machine: str, section: int) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Attribute values per domain for a 2022 section: one attribute shifts, the others do not."""
+    attrs = MACHINES[machine].attributes
+    keys = list(attrs)
+    shifted = keys[section % len(keys)]
+    out = {"source": {}, "target": {}}
+    for j, key in enumerate(keys):
+        vals = attrs[key]
+        if key == shifted:  # source: two neighbouring settings; target: the next one
+            if len(vals) == 2:
+                out["source"][key], out["target"][key] = vals[0:1], vals[1:2]
+            elif section in DEV_SECTIONS_2022 or len(vals) < 4:
+                out["source"][key], out["target"][key] = vals[0:2], vals[2:3]
+            else:
+                out["source"][key], out["target"][key] = vals[1:3], vals[3:4]
+        else:
+            pair = (vals[(section + j) % len(vals)], vals[(section + j + 1) % len(vals)])
+            out["source"][key] = out["target"][key] = pair
+    return out
+
+
+def _attr_string(attrs: dict[str, str]) -> str:
+    return "_".join(f"{k}_{v}" for k, v in attrs.items())
+
+
+def plan_2022(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[Clip]:
+    """Every clip of a 2022-layout data set, in a fixed order."""
+    clips: list[Clip] = []
+    for mt in machine_types:
+        faults = list(MACHINES[mt].faults)
+        for section in DEV_SECTIONS_2022 + EVAL_SECTIONS_2022:
+            part = "dev" if section in DEV_SECTIONS_2022 else "eval"
+            rng = _section_rng(seed, mt, section, 1)
+            values = _domain_values(mt, section)
+            specs = []
+            for domain, n_train in (("source", preset.n_train_source), ("target", preset.n_train_target)):
+                specs += [("train", domain, "normal")] * n_train
+            for domain in ("source", "target"):
+                for label in ("normal", "anomaly"):
+                    specs += [("test", domain, label)] * preset.n_test
+            test_numbers = rng.permutation(sum(1 for s in specs if s[0] == "test"))
+            counters = {"train": 0, "test": 0}
+            for i, (split, domain, label) in enumerate(specs):
+                attrs = {k: str(rng.choice(v)) for k, v in values[domain].items()}
+                fault = str(rng.choice(faults)) if label == "anomaly" else None
+                severity = float(rng.uniform(*preset.severity)) if fault else 0.0
+                k = counters[split]
+                counters[split] += 1
+                if split == "train":
+                    num = k
+                    name = f"section_{section:02d}_{domain}_train_normal_{num:04d}_{_attr_string(attrs)}.wav"
+                else:
+                    num = int(test_numbers[k])
+                    if part == "dev":
+                        name = f"section_{section:02d}_{domain}_test_{label}_{num:04d}_{_attr_string(attrs)}.wav"
+                    else:
+                        name = f"section_{section:02d}_{num:04d}.wav"
+                clips.append(Clip(
+                    relpath=f"{part}_data/{mt}/{split}/{name}", machine_type=mt, part=part, section=section,
+                    split=split, domain=domain, label=label, number=num, attrs=attrs, fault=fault,
+                    severity=severity, seed=[seed, _type_code(mt), section, i], duration=preset.duration,
+                ))
+    return clips
+
+
+def plan_2020(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[Clip]:
+    """Every clip of a 2020-layout data set: machine IDs instead of sections, no domains."""
+    clips: list[Clip] = []
+    for mt in machine_types:
+        faults = list(MACHINES[mt].faults)
+        attr_values = MACHINES[mt].attributes
+        duration = preset.duration * (1.1 if mt == "ToyCar" else 1.0)
+        for mid in DEV_IDS_2020 + EVAL_IDS_2020:
+            part = "dev" if mid in DEV_IDS_2020 else "eval"
+            rng = _section_rng(seed, mt, mid, 2)
+            attrs = {k: v[mid % len(v)] for k, v in attr_values.items()}  # one unit, one setting
+            specs = [("train", "normal")] * (preset.n_train_source + preset.n_train_target)
+            specs += [("test", "normal")] * (2 * preset.n_test) + [("test", "anomaly")] * (2 * preset.n_test)
+            test_numbers = rng.permutation(4 * preset.n_test)
+            counters = {"train": 0, "test": 0}
+            for i, (split, label) in enumerate(specs):
+                fault = str(rng.choice(faults)) if label == "anomaly" else None
+                severity = float(rng.uniform(*preset.severity)) if fault else 0.0
+                k = counters[split]
+                counters[split] += 1
+                num = k if split == "train" else int(test_numbers[k])
+                if split == "test" and part == "eval":
+                    name = f"id_{mid:02d}_{num:08d}.wav"
+                else:
+                    name = f"{label}_id_{mid:02d}_{num:08d}.wav"
+                clips.append(Clip(
+                    relpath=f"{part}_data/{mt}/{split}/{name}", machine_type=mt, part=part, section=mid,
+                    split=split, domain=None, label=label, number=num, attrs=attrs, fault=fault,
+                    severity=severity, seed=[seed, _type_code(mt), 100 + mid, i], duration=duration,
+                ))
+    return clips
+
+
+def render_clip(clip: Clip, preset: Preset, seed: int) -> np.ndarray:
+    """The waveform of one clip (float32, mono, 16 kHz): machine + factory noise."""
+    machine = MACHINES[clip.machine_type]
+    unit = make_unit(_section_rng(seed, clip.machine_type, clip.section, 3))
+    env = make_environment(_section_rng(seed, clip.machine_type, clip.section, 4))
+    rng = np.random.default_rng(clip.seed)
+    n = round(clip.duration * SR)
+    severity = clip.severity * FAULT_GAIN[clip.machine_type]
+    x = machine.render(rng, unit, clip.attrs, clip.fault, severity, n, SR)
+    noise = factory_noise(rng, env, n, SR)
+    mix = x + noise * db_to_gain(-preset.snr_db)
+    return np.clip(0.05 * mix * db_to_gain(rng.normal(0, 0.5)), -1.0, 1.0).astype(np.float32)
+
+
+def _write_clips(args: tuple[list[Clip], Preset, int, str]) -> int:
+    clips, preset, seed, out = args
+    for clip in clips:
+        path = Path(out) / clip.relpath
+        if path.exists():
+            continue  # resumed run: files are written atomically, so an existing one is complete
+        audio = render_clip(clip, preset, seed)
+        with atomic_path(path) as tmp:
+            sf.write(str(tmp), audio, SR, subtype="PCM_16", format="WAV")
+    return len(clips)
+
+
+def _write_tables(out: Path, clips: list[Clip], year: int) -> None:
+    """attributes_XX.csv, ground-truth CSVs and synth_clips.csv."""
+    table = pd.DataFrame([{**asdict(c), "attrs": _attr_string(c.attrs)} for c in clips]).drop(columns="seed")
+    if year == 2022:
+        for (part, mt, section), group in table.groupby(["part", "machine_type", "section"]):
+            rows = []
+            for c in group.itertuples():
+                row = {"file_name": f"{mt}/{c.split}/{Path(c.relpath).name}"}
+                for i, (k, v) in enumerate(zip(c.attrs.split("_")[::2], c.attrs.split("_")[1::2]), 1):
+                    row[f"d{i}p"], row[f"d{i}v"] = k, v
+                if part == "eval" and c.split == "test":
+                    full = f"section_{section:02d}_{c.domain}_test_{c.label}_{c.number:04d}_{c.attrs}.wav"
+                    row["file_name_with_full_attributes"] = f"{mt}/test/{full}"
+                rows.append(row)
+            attrs = pd.DataFrame(rows)
+            train = attrs[~attrs["file_name"].str.contains("/test/")].drop(
+                columns="file_name_with_full_attributes", errors="ignore")
+            test = attrs[attrs["file_name"].str.contains("/test/")]
+            if part == "dev":
+                atomic_write_text(out / f"dev_data/{mt}/attributes_{section:02d}.csv", attrs.to_csv(index=False))
+            else:
+                atomic_write_text(out / f"eval_data/{mt}/attributes_{section:02d}.csv", train.to_csv(index=False))
+                atomic_write_text(out / f"ground_truth_attributes/{mt}/attributes_{section:02d}.csv",
+                                  test.to_csv(index=False))
+    for (mt, section), group in table[(table["part"] == "eval") & (table["split"] == "test")].groupby(
+            ["machine_type", "section"]):
+        tag = f"section_{section:02d}" if year == 2022 else f"id_{section:02d}"
+        group = group.sort_values("number")
+        names = [Path(p).name for p in group["relpath"]]
+        labels = (group["label"] == "anomaly").astype(int)
+        atomic_write_text(out / f"ground_truth_data/ground_truth_{mt}_{tag}_test.csv",
+                          "".join(f"{f},{v}\n" for f, v in zip(names, labels)))
+        if year == 2022:
+            domains = (group["domain"] == "target").astype(int)
+            atomic_write_text(out / f"ground_truth_domain/ground_truth_{mt}_{tag}_test.csv",
+                              "".join(f"{f},{v}\n" for f, v in zip(names, domains)))
+    atomic_write_text(out / "synth_clips.csv", table.to_csv(index=False))
+
+
+def generate(
+    out: str | Path,
+    year: int = 2022,
+    preset: str | Preset = "demo",
+    seed: int = 0,
+    machine_types: Iterable[str] | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Generate (or reuse, or finish) a synthetic DCASE data set; return its root.
+
+    A folder that already holds the same configuration is reused as it is; one that
+    holds a different synthetic data set, or anything else, is refused with an error
+    rather than overwritten.
+    """
+    if year not in (2020, 2022):
+        raise ValueError(f"year={year!r}: the generator writes the 2020 or the 2022 layout")
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f"preset={preset!r}: valid presets are {sorted(PRESETS)}")
+        preset = PRESETS[preset]
+    all_types = TYPES_2022 if year == 2022 else TYPES_2020
+    machine_types = list(machine_types) if machine_types is not None else list(all_types)
+    bad = [t for t in machine_types if t not in all_types]
+    if bad:
+        raise ValueError(f"machine_types: {bad} are not DCASE {year} types; valid: {list(all_types)}")
+    out = Path(out)
+    config = {
+        "generator": "asdlib.data.synth", "version": GENERATOR_VERSION, "year": year,
+        "preset": asdict(preset), "seed": seed, "machine_types": machine_types,
+        "fault_gain": {t: FAULT_GAIN[t] for t in machine_types},
+    }
+    key = stable_hash(config)
+    manifest, partial = out / "synth.json", out / "synth.partial.json"
+    for existing in (manifest, partial):
+        if existing.exists():
+            found = json.loads(existing.read_text())
+            if found.get("key") != key:
+                raise ValueError(
+                    f"{out}: holds a different synthetic data set ({existing.name}: preset "
+                    f"{found.get('preset', {}).get('name')}, seed {found.get('seed')}); "
+                    "choose another --out or delete the folder"
+                )
+    if manifest.exists():
+        return out
+    if out.exists() and any(out.iterdir()) and not partial.exists():
+        raise ValueError(f"{out}: folder is not empty and holds no synthetic data set; refusing to write into it")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(partial, json.dumps({**config, "key": key}, indent=2))
+
+    clips = (plan_2022 if year == 2022 else plan_2020)(preset, seed, machine_types)
+    jobs = jobs or os.cpu_count() or 1
+    chunks = [clips[i:i + 16] for i in range(0, len(clips), 16)]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(clips), desc=f"synth {year} {preset.name}", unit="clip")
+    if jobs == 1:
+        for chunk in chunks:
+            done = _write_clips((chunk, preset, seed, str(out)))
+            if bar:
+                bar.update(done)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for done in pool.map(_write_clips, [(c, preset, seed, str(out)) for c in chunks]):
+                if bar:
+                    bar.update(done)
+    if bar:
+        bar.close()
+    _write_tables(out, clips, year)
+    counts = pd.Series([c.machine_type for c in clips]).value_counts().to_dict()
+    atomic_write_text(manifest, json.dumps({**config, "key": key, "clips": len(clips), "per_type": counts,
+                                            "faults": {t: MACHINES[t].faults for t in machine_types}}, indent=2))
+    partial.unlink()
+    return out
+
+
+def read_manifest(root: str | Path) -> dict | None:
+    """The generator's manifest of a data root, or None for real (non-synthetic) data."""
+    path = Path(root) / "synth.json"
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -1,0 +1,37 @@
+"""Training utilities: device, seeding, mixed precision, batches, the loop, checkpoints.
+
+Typical use (features already on the device)::
+
+    dev = resolve_device("auto")
+    seed_everything(0)
+    batches = TensorBatches(x.to(dev), y.to(dev), batch_size=64, generator=make_generator(0, dev))
+    history = train_epochs(model, batches, lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+                           optimizer, epochs=20, device=dev)
+    save_checkpoint("model.pt", model, optimizer, epoch=20, history=history)
+"""
+
+from asdlib.train.amp import autocast
+from asdlib.train.batches import TensorBatches, move_to
+from asdlib.train.checkpoint import load_checkpoint, save_checkpoint
+from asdlib.train.device import resolve_device
+from asdlib.train.errors import CheckpointError, NonFiniteLossError
+from asdlib.train.loop import EpochMeter, check_finite, train_epochs
+from asdlib.train.progress import progress_bar
+from asdlib.train.seeding import make_generator, seed_everything
+
+__all__ = [
+    "CheckpointError",
+    "EpochMeter",
+    "NonFiniteLossError",
+    "TensorBatches",
+    "autocast",
+    "check_finite",
+    "load_checkpoint",
+    "make_generator",
+    "move_to",
+    "progress_bar",
+    "resolve_device",
+    "save_checkpoint",
+    "seed_everything",
+    "train_epochs",
+]
