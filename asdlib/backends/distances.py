@@ -50,7 +50,7 @@ class MahalanobisBackend(BaseBackend):
         self.shrinkage = shrinkage
         self.squared = squared
 
-    def _estimator(self):
+    def _estimator(self) -> EmpiricalCovariance:
         s = self.shrinkage
         if s is None:
             return EmpiricalCovariance()
@@ -59,7 +59,9 @@ class MahalanobisBackend(BaseBackend):
                 return LedoitWolf()
         elif isinstance(s, (int, float)) and not isinstance(s, bool) and 0.0 <= float(s) <= 1.0:
             return ShrunkCovariance(shrinkage=float(s))
-        raise ValueError(f"MahalanobisBackend: shrinkage must be None, 'ledoit_wolf' or a float in [0, 1]; got {s!r}")
+        raise ValueError(
+            f"MahalanobisBackend: shrinkage must be None, 'ledoit_wolf' or a float in [0, 1]; got {s!r}"
+        )
 
     def _fit(self, X: np.ndarray, domains: np.ndarray | None) -> None:
         self.covariance_estimator_ = self._estimator().fit(X)

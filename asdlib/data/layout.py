@@ -206,14 +206,15 @@ def _index_type(root: Path, part: str, type_dir: Path, year: int | None) -> list
                 raise DataError(f"{f}: name says split '{name.split}' but the file is in '{split}/'")
             if split == "train" and name.label is None:
                 raise DataError(f"{f}: training clips must be labelled normal in their name; {_EXPECTED}")
-            try:
-                attrs = parse_attributes(name.attribute_string)
-            except ValueError as err:
-                raise DataError(f"{f}: {err}") from None
-            attr_string = name.attribute_string
             table = attr_tables.get(name.section, {})
-            if f.name in table and table[f.name][1]:
+            if f.name in table and table[f.name][1]:  # the attributes CSV is authoritative
                 attr_string, attrs = table[f.name][0], table[f.name][1]
+            else:
+                attr_string = name.attribute_string
+                try:
+                    attrs = parse_attributes(attr_string)
+                except ValueError as err:
+                    raise DataError(f"{f}: {err}; add an attributes_{name.section:02d}.csv row for it") from None
             rows.append({
                 "path": str(f.resolve()),
                 "file": f.name,

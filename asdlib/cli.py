@@ -1,0 +1,154 @@
+"""The ``asd`` command line.
+
+    asd synth --year 2022 --preset demo --seed 0 --out data/synth [--check]
+    asd summary DATA_ROOT
+    asd evaluate SCORE_DIR --ground-truth GT_DIR
+    asd bench features [--clips N] [--device cpu]
+    asd bench synth [--preset demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from asdlib.data.synth import PRESETS, generate
+
+    start = time.perf_counter()
+    root = generate(args.out, year=args.year, preset=args.preset, seed=args.seed,
+                    machine_types=args.types, jobs=args.jobs, progress=not args.quiet)
+    preset = PRESETS[args.preset]
+    print(f"synthetic DCASE {args.year} data set, preset '{args.preset}' "
+          f"({preset.duration:g} s clips), seed {args.seed}: {root} "
+          f"[{time.perf_counter() - start:.1f} s]")
+    if args.check:
+        return _check(root, args.device)
+    return 0
+
+
+def _check(root: Path, device: str) -> int:
+    from asdlib.reference import CHECK_BOUNDS, reference_check
+
+    table, overall = reference_check(root, device=device)
+    lo, hi = CHECK_BOUNDS
+    print(f"\nReference detector (mean log-mel + Mahalanobis per section) on {root} -- SYNTHETIC data")
+    print(f"official DCASE 2022 h-means per machine type; bounds for the demo preset: [{lo}, {hi}], "
+          "target harder than source\n")
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
+        print(table.to_string())
+    print(f"\nofficial score over all types: {overall['official_score']:.3f}")
+    ok = bool(table["in bounds"].all() and table["target harder"].all())
+    print("check: " + ("PASS" if ok else "FAIL (see the rows above)"))
+    return 0 if ok else 1
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from asdlib.data.layout import index_dataset, summarize
+    from asdlib.data.synth import read_manifest
+
+    index = index_dataset(args.root, machine_types=args.types)
+    manifest = read_manifest(args.root)
+    if manifest:
+        source = (f"SYNTHETIC (asdlib generator v{manifest['version']}, preset "
+                  f"'{manifest['preset']['name']}', seed {manifest['seed']})")
+    else:
+        source = "real recordings (no synth.json manifest)"
+    years = sorted(index["year"].unique())
+    print(f"{args.root}: DCASE {', '.join(map(str, years))} layout, {source}")
+    print(f"{len(index)} clips, {index['machine_type'].nunique()} machine types, "
+          f"{(index['split'] == 'train').sum()} training / {(index['split'] == 'test').sum()} test\n")
+    with pd.option_context("display.width", 200, "display.max_columns", 40):
+        print(summarize(index).to_string())
+    keys = sorted({k for attrs in index["attributes"] for k in attrs})
+    if keys:
+        print("\nattributes:", ", ".join(keys))
+    if manifest:
+        print("\nfaults of the anomalous clips (synthetic):")
+        for machine_type, faults in manifest["faults"].items():
+            print(f"  {machine_type}: {', '.join(faults)}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from asdlib.metrics import evaluate_score_dir
+
+    result = evaluate_score_dir(args.score_dir, args.ground_truth)
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 160):
+        print(result.sections.to_string())
+        print()
+        print(result.types.to_string())
+    print(f"\nofficial score: {result.official_score:.4f}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.what == "features":
+        from asdlib.bench.features import bench_features
+
+        bench_features(n_clips=args.clips, device=args.device, seed=args.seed, verbose=True)
+        return 0
+    from asdlib.bench.synth import bench_synth
+
+    bench_synth(preset=args.preset, seed=args.seed, jobs=args.jobs)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asd", description="asdlib: anomalous sound detection for DCASE Task 2")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write a synthetic DCASE data set (2020 or 2022 layout)")
+    p.add_argument("--year", type=int, choices=[2020, 2022], default=2022)
+    p.add_argument("--preset", choices=["ci", "demo", "full"], default="demo")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="folder to write (reused if it holds the same set)")
+    p.add_argument("--types", nargs="+", default=None, help="machine types (default: all of the year)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--check", action="store_true", help="run the reference detector and print its table")
+    p.add_argument("--device", default="cpu", help="device for --check features (cpu, cuda, auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_synth)
+
+    p = sub.add_parser("summary", help="index a data root and print clip counts")
+    p.add_argument("root", type=Path)
+    p.add_argument("--types", nargs="+", default=None)
+    p.set_defaults(func=_summary)
+
+    p = sub.add_parser("evaluate", help="official DCASE 2022 scores from anomaly_score_*.csv files")
+    p.add_argument("score_dir", type=Path)
+    p.add_argument("--ground-truth", type=Path, required=True,
+                   help="folder holding ground_truth_data/ and ground_truth_domain/")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("bench", help="benchmarks, with ratios against a reference measured in the same run")
+    p.add_argument("what", choices=["features", "synth"])
+    p.add_argument("--clips", type=int, default=64, help="features: number of ten-second clips")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--preset", choices=["ci", "demo", "full"], default="demo", help="synth: preset to time")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "synth" and args.device == "auto":
+        from asdlib.train import resolve_device
+
+        args.device = str(resolve_device("auto"))
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # DataError is a ValueError
+        print(f"asd {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
