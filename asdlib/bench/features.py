@@ -93,6 +93,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _settle(seconds: float = 0.2) -> None:
+    """Pause between timed phases so the previous phase's idle BLAS/OpenMP worker
+    threads stop spinning and do not steal cycles from the next one."""
+    time.sleep(seconds)
+
+
 def _timed(fn: Callable[[], object]) -> tuple[float, object]:
     t0 = time.perf_counter()
     result = fn()
@@ -105,6 +111,7 @@ def bench_features(
     seed: int = 0,
     batch_size: int | None = None,
     repeats: int = 3,
+    threads: int | None = None,
     verbose: bool = True,
 ) -> dict:
     """Time asdlib's batched log-mel against librosa one file at a time; return the numbers.
@@ -112,13 +119,27 @@ def bench_features(
     Returns a dict with ``extract_only``, ``load_only`` and ``load_and_extract``
     (each ``{"librosa_files_per_s", "asdlib_files_per_s", "speedup"}``),
     ``max_abs_diff_db``, and the settings and machine facts the numbers depend on.
-    Prints a report when ``verbose``.
+    ``threads`` sets torch's intra-op threads for the run (restored afterwards;
+    librosa's numpy/OpenBLAS threads are left alone). Prints a report when ``verbose``.
     """
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        result = _bench(n_clips, torch.device(device), seed, batch_size, repeats)
+    finally:
+        torch.set_num_threads(previous_threads)
+    if verbose:
+        print(format_report(result))
+    return result
+
+
+def _bench(n_clips: int, device: torch.device, seed: int, batch_size: int | None, repeats: int) -> dict:
+    """The measurements of :func:`bench_features`."""
     import librosa
 
     from asdlib.features.extraction import default_batch_size
 
-    device = torch.device(device)
     cfg = LogMelConfig()
     bs = int(batch_size or default_batch_size(device))
     n_samples = round(CLIP_SECONDS * SR)
@@ -143,6 +164,7 @@ def bench_features(
         ref_db = ours_db = None
         for _ in range(repeats):
             # librosa, one file at a time
+            _settle()
             t_load = t_ext = 0.0
             ref_out = []
             for p in str_paths:
@@ -156,8 +178,9 @@ def bench_features(
             ref_db = np.stack(ref_out)
 
             # asdlib: loading only (chunks), then extraction only (batches of in-memory clips)
+            _settle()
             dt, audio = _timed(
-                lambda: np.concatenate([load_clips(str_paths[i : i + bs], cfg.sr) for i in range(0, n_clips, bs)])
+                lambda: np.concatenate([load_clips(str_paths[i : i + bs], cfg.sr, CLIP_SECONDS) for i in range(0, n_clips, bs)])
             )
             times["ours_load"].append(dt)
 
@@ -169,6 +192,7 @@ def bench_features(
                 _sync(device)
                 return torch.cat(outs)
 
+            _settle()
             dt, _ = _timed(ours_extract)
             times["ours_ext"].append(dt)
 
@@ -178,6 +202,7 @@ def bench_features(
                 _sync(device)
                 return out
 
+            _settle()
             dt, ours = _timed(ours_e2e)
             times["ours_e2e"].append(dt)
             ours_db = ours.double().cpu().numpy()
@@ -210,8 +235,6 @@ def bench_features(
         "max_abs_diff_db": float(np.abs(ref_db - ours_db).max()),
         "seconds": {k: v for k, v in best.items()},
     }
-    if verbose:
-        print(format_report(result))
     return result
 
 
@@ -249,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
-    bench_features(args.n_clips, args.device, args.seed, args.batch_size, args.repeats)
+    bench_features(args.n_clips, args.device, args.seed, args.batch_size, args.repeats, args.threads)
     return 0
 
 

@@ -76,9 +76,15 @@ EVAL_SECTIONS_2022 = (3, 4, 5)
 DEV_IDS_2020 = (0, 2, 4)
 EVAL_IDS_2020 = (1, 3, 5)
 
-# Per-type fault strength, so the reference detector finds every type about
-# equally hard (asd synth --check). 1.0 = the machine model's own scale.
-FAULT_GAIN = {name: 1.0 for name in MACHINES}
+# Per-type fault strength, calibrated so that the reference detector (asd synth
+# --check) scores every 2022 type near 0.72 on the demo preset: interpolated from
+# runs of the detector at two or three gains per type. 1.0 = the machine model's
+# own scale. pump and ToyConveyor exist only in the 2020 layout, where the check
+# (defined with domains) does not run; they keep 1.0, uncalibrated.
+FAULT_GAIN = {
+    "ToyCar": 0.21, "ToyTrain": 0.5, "bearing": 0.18, "fan": 0.22, "gearbox": 0.1,
+    "slider": 1.2, "valve": 2.2, "pump": 1.0, "ToyConveyor": 1.0,
+}
 
 
 @dataclass

@@ -81,7 +81,7 @@ def _fan(rng, unit, attrs, fault, sev, n, sr):
     air = airflow * S.band_noise(rng, n, sr, 150, 6000) * (1 + 0.3 * np.sin(2 * np.pi * blades * ph))
     x = tone / S.rms(tone) + air
     if fault == "imbalance":  # once-per-revolution force: strong 1x and a throb
-        x = x * (1 + 0.6 * sev * np.sin(2 * np.pi * ph)) + 2.0 * sev * np.sin(2 * np.pi * ph)
+        x = x * (1 + 0.9 * sev * np.sin(2 * np.pi * ph)) + 3.0 * sev * S.harmonics(ph, np.array([1.0, 0.7, 0.4]), rng)
     if fault == "clogging":  # clogged filter: the air path narrows, a whistle appears
         x = x + 1.2 * sev * S.band_noise(rng, n, sr, 0.9 * unit.res_hz, 1.1 * unit.res_hz)
     return _mic(x, sr, attrs["mic"])
@@ -138,7 +138,7 @@ def _bearing(rng, unit, attrs, fault, sev, n, sr):
         bsf = 2 * 0.2 * balls * f_shaft
         t = S.periodic_times(rng, dur, 1 / bsf, jitter=0.02)
         cage = 0.5 * (1 + np.cos(2 * np.pi * 0.4 * f_shaft * t))
-        x = x + 14 * sev * S.impulse_train(n, sr, t, cage, kernel)
+        x = x + 22 * sev * S.impulse_train(n, sr, t, cage, kernel)
     return _mic(x, sr, attrs["mic"])
 
 
@@ -191,13 +191,14 @@ def _slider(rng, unit, attrs, fault, sev, n, sr):
     if fault == "no-grease":  # dry rail: stick-slip squeal in bursts while moving
         chirp_f = S.speed_profile(rng, n, sr, 1.3 * unit.res_hz, wobble=0.05, wobble_hz=3)
         bursts = (S.speed_profile(rng, n, sr, 1.0, wobble=1.0, wobble_hz=4) > 1.0).astype(float)
-        x = x + 2.0 * sev * gate * bursts * np.sin(2 * np.pi * S.phase_of(chirp_f, sr, rng))
+        x = x + 8.0 * sev * gate * bursts * np.sin(2 * np.pi * S.phase_of(chirp_f, sr, rng))
     if fault == "rail-damage":  # a dent mid-rail: an impact in the middle of every stroke
         hits = starts + stroke_s * rng.uniform(0.45, 0.55)
-        x = x + 6 * sev * S.impulse_train(n, sr, hits, 1.0, S.resonance_kernel(sr, unit.res_hz, 0.004))
+        hits = np.concatenate([hits, hits + 0.012, hits + 0.024])  # each carriage ball rolls over it
+        x = x + 60 * sev * S.impulse_train(n, sr, hits, 1.0, S.resonance_kernel(sr, unit.res_hz, 0.01))
     if fault == "loose-belt":  # a slack belt: the whine wobbles and the belt slaps
         wob = S.speed_profile(rng, n, sr, 1.0, wobble=0.08 * sev, wobble_hz=6)
-        x = x + 1.5 * sev * gate * whine / S.rms(whine) * (wob - 1) * 10
+        x = x + 10.0 * sev * gate * whine / S.rms(whine) * (wob - 1) * 10
     return _mic(x, sr, attrs["mic"])
 
 
@@ -223,18 +224,21 @@ def _valve(rng, unit, attrs, fault, sev, n, sr):
     if fault == "contamination":  # debris keeps the seat from sealing: flow goes on when closed
         leak = 0.7 * sev
     x = (gate + leak * (1 - gate)) * hiss
+    if fault == "contamination":  # ... and whistles through the narrow gap
+        x = x + 1.2 * sev * (1 - gate) * S.band_noise(rng, n, sr, 4000, 7000)
     click_open = S.resonance_kernel(sr, 0.5 * unit.res_hz, 0.006)
     click_close = S.resonance_kernel(sr, unit.res_hz, 0.004)
     close_amp = 1.0 - 0.7 * sev if fault == "contamination" else 1.0
-    x = x + 3.0 * S.impulse_train(n, sr, opens, 1.0, click_open)
+    open_amp = 1.0 + 2.0 * sev if fault == "sticking" else 1.0  # a stuck plunger lets go with a bang
+    x = x + 3.0 * S.impulse_train(n, sr, opens, open_amp, click_open)
     x = x + 3.0 * S.impulse_train(n, sr, closes, close_amp, click_close)
     if fault == "sticking":
         again = opens[rng.random(len(opens)) < sev] + rng.uniform(0.03, 0.08)
-        x = x + 2.5 * S.impulse_train(n, sr, again, 1.0, click_open)
+        x = x + 8.0 * S.impulse_train(n, sr, again, 1.0, click_open)
     if fault == "coil-chatter":  # a weak coil: the armature chatters while energised
-        t = S.poisson_times(rng, dur, 40 * sev + 5)
+        t = S.poisson_times(rng, dur, 80 * sev + 5)
         t = t[np.interp(t, np.arange(n) / sr, gate) > 0.5]
-        x = x + 2.0 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 1.4 * unit.res_hz, 0.002))
+        x = x + 8.0 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 1.4 * unit.res_hz, 0.002))
     x = x + 0.3 * S.harmonics(S.phase_of(np.full(n, 50.0), sr, rng), np.array([1.0, 0.5, 0.3]), rng)
     return _mic(x, sr, attrs["mic"])
 
@@ -260,7 +264,7 @@ def _toycar(rng, unit, attrs, fault, sev, n, sr):
         x = x + 5 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, unit.res_hz, 0.0015))
     if fault == "tyre-damage":  # a flat spot: a thump every wheel revolution
         t = S.periodic_times(rng, dur, 1 / f_wheel, jitter=0.01)
-        x = x + 14 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 180, 0.015))
+        x = x + 40 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 180, 0.015))
     if fault == "brush-wear":  # worn motor brushes: sparking crackle
         t = S.poisson_times(rng, dur, 400 * sev + 10)
         x = x + 6 * sev * S.impulse_train(n, sr, t, rng.uniform(0.2, 1, len(t)),
@@ -288,10 +292,10 @@ def _toytrain(rng, unit, attrs, fault, sev, n, sr):
         squeal_f = S.speed_profile(rng, n, sr, 1.5 * unit.res_hz, wobble=0.03, wobble_hz=2)
         bursts = S.envelope(n, sr, [(t0, t0 + rng.uniform(0.2, 0.6), 1.0)
                                     for t0 in S.poisson_times(rng, dur, 0.8)], 0.03)
-        x = x + 2.0 * sev * bursts * np.sin(2 * np.pi * S.phase_of(squeal_f, sr, rng))
+        x = x + 8.0 * sev * bursts * np.sin(2 * np.pi * S.phase_of(squeal_f, sr, rng))
     if fault == "wheel-flat":  # a flat wheel: an impact every wheel revolution
         t = S.periodic_times(rng, dur, 1 / wheel_f, jitter=0.01)
-        x = x + 6 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, unit.res_hz, 0.003))
+        x = x + 15 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, unit.res_hz, 0.003))
     if fault == "loose-coupler":  # a loose coupler rattles at random
         t = S.poisson_times(rng, dur, 25 * sev + 3)
         x = x + 4 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 900, 0.01))
@@ -312,7 +316,7 @@ def _toyconveyor(rng, unit, attrs, fault, sev, n, sr):
     x = motor / S.rms(motor) + rollers + 0.7 * S.band_noise(rng, n, sr, 100, 3000)
     if fault == "belt-damage":  # a torn belt joint slaps once per belt revolution
         t = S.periodic_times(rng, dur, 1 / (f_motor / 40), jitter=0.01)
-        x = x + 8 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 400, 0.01))
+        x = x + 40 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 400, 0.01))
     if fault == "roller-jam":  # a seized roller: the belt drags over it and squeals
         x = x + 1.5 * sev * S.band_noise(rng, n, sr, 0.9 * unit.res_hz, 1.1 * unit.res_hz)
     return _mic(x, sr, attrs["mic"])
