@@ -123,6 +123,37 @@ def test_leading_dims_are_kept():
     assert torch.allclose(log_mel(x)[1, 2], log_mel(x[1, 2]), atol=1e-4)
 
 
+@pytest.mark.parametrize("n_fft,hop", [(1024, 512), (1024, 256), (2048, 512), (1024, 300), (511, 128), (64, 100)])
+@pytest.mark.parametrize("n_samples", [300, 1023, 1500, 16_001])
+def test_centred_frames_equal_padding_the_whole_signal(n_fft, hop, n_samples):
+    from asdlib.features.spectral import _frames
+
+    x = torch.randn(2, n_samples)
+    window = torch.rand(n_fft)
+    ref = torch.nn.functional.pad(x, (n_fft // 2, n_fft // 2)).unfold(-1, n_fft, hop) * window
+    out = _frames(x, n_fft, hop, True, "constant", window)
+    assert out.shape == ref.shape
+    assert torch.equal(out, ref)
+
+
+def test_reflect_padding_matches_librosa():
+    librosa = pytest.importorskip("librosa")
+    y = machine_signal(1, 0.5, seed=5)[0]
+    cfg = LogMelConfig(pad_mode="reflect")
+    mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=1024, hop_length=512, n_mels=128, pad_mode="reflect")
+    ref = 10 * np.log10(np.maximum(mel, cfg.eps))
+    assert np.abs(log_mel(torch.from_numpy(y), cfg).numpy() - ref).max() < 1e-3
+
+
+def test_magnitude_mel_power_one_matches_librosa():
+    librosa = pytest.importorskip("librosa")
+    y = machine_signal(1, 0.5, seed=6)[0]
+    cfg = LogMelConfig(power=1.0)
+    mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=1024, hop_length=512, n_mels=128, power=1.0)
+    ref = 20 * np.log10(np.maximum(mel, cfg.eps))
+    assert np.abs(log_mel(torch.from_numpy(y), cfg).numpy() - ref).max() < 1e-3
+
+
 def test_too_short_clip_raises():
     with pytest.raises(ValueError, match="shorter than n_fft"):
         magnitude_stft(torch.randn(1, 1000))

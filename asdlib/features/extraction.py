@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -34,15 +36,36 @@ def default_batch_size(device: torch.device) -> int:
 
 
 def loader_threads(device: torch.device) -> int:
-    """Threads reading audio ahead of the computation.
+    """Threads reading audio ahead of the computation (0: read in the main thread).
 
-    On a CPU one thread (one chunk ahead): the cores are busy computing. On a GPU
-    reading WAV files is the bottleneck, so up to 4 threads read chunks in parallel
-    (libsndfile releases the GIL).
+    On a CPU none: the cores are busy computing, and a reader thread that takes
+    one away stalls every multi-threaded torch kernel until it gives it back, which
+    costs more than the overlap gains. On a GPU reading WAV files is the
+    bottleneck, so up to 4 threads read chunks in parallel (libsndfile releases
+    the GIL).
     """
     if device.type == "cpu":
-        return 1
+        return 0
     return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def _read_ahead(chunks: list[list[str]], load: Callable[[list[str]], np.ndarray], workers: int) -> Iterator[np.ndarray]:
+    """``load(chunk)`` for each chunk, in order, with up to ``workers`` chunks read ahead on threads."""
+    if workers <= 0:
+        for chunk in chunks:
+            yield load(chunk)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asdlib-load") as pool:
+        pending = deque(pool.submit(load, c) for c in chunks[:workers])
+        try:
+            for i in range(len(chunks)):
+                audio = pending.popleft().result()
+                if i + workers < len(chunks):
+                    pending.append(pool.submit(load, chunks[i + workers]))
+                yield audio
+        finally:
+            for future in pending:  # stopped early (an error): do not read chunks nobody will use
+                future.cancel()
 
 
 def extract(
@@ -63,8 +86,8 @@ def extract(
     Clips are read with :func:`asdlib.data.load_clips` at ``sr`` (default: the
     feature's ``sr``, else 16 kHz), all brought to ``duration`` seconds (default: the
     longest clip of ``paths``, from the file headers), in chunks of ``batch_size``
-    (default :func:`default_batch_size`) that background threads load while the
-    previous chunk is computed on ``device``. Gradients are off.
+    (default :func:`default_batch_size`); on a GPU background threads read the next
+    chunks while one is computed (:func:`loader_threads`). Gradients are off.
 
     With ``cache_dir``, the result is stored there (see :mod:`asdlib.features.cache`)
     and returned from disk on the next call with the same feature config, files
@@ -109,38 +132,30 @@ def _compute(
     sr: int,
     progress: bool | None,
 ) -> Tensor:
-    """Load ``paths`` in chunks on :func:`loader_threads` threads, ahead of computing ``feature`` on ``device``."""
+    """Load ``paths`` in chunks (read ahead on :func:`loader_threads` threads) and compute ``feature`` on ``device``."""
     from tqdm.auto import tqdm
 
     n = len(paths)
     chunks = [paths[i : i + batch_size] for i in range(0, n, batch_size)]
     show = n >= PROGRESS_MIN_CLIPS if progress is None else progress
-    workers = loader_threads(device)
     out: Tensor | None = None
     start = 0
+    audio_chunks = _read_ahead(chunks, lambda c: load_clips(c, sr, duration), loader_threads(device))
     with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asdlib-load") as pool,
         tqdm(total=n, desc=f"{feature_name(feature)} features", unit="clip", disable=not show, leave=False) as bar,
         torch.no_grad(),
+        closing(audio_chunks),
     ):
-        pending = deque(pool.submit(load_clips, c, sr, duration) for c in chunks[:workers])
-        try:
-            for i, chunk in enumerate(chunks):
-                audio = pending.popleft().result()
-                if i + workers < len(chunks):
-                    pending.append(pool.submit(load_clips, chunks[i + workers], sr, duration))
-                y = feature(torch.from_numpy(audio).to(device))
-                if y.shape[0] != len(chunk):
-                    raise ValueError(
-                        f"feature {feature_name(feature)!r} returned {y.shape[0]} rows for a batch of {len(chunk)} clips"
-                    )
-                if out is None:
-                    out = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=device)
-                out[start : start + len(chunk)] = y
-                start += len(chunk)
-                bar.update(len(chunk))
-        finally:
-            for future in pending:  # after an error: do not read chunks nobody will use
-                future.cancel()
+        for chunk, audio in zip(chunks, audio_chunks):
+            y = feature(torch.from_numpy(audio).to(device))
+            if y.shape[0] != len(chunk):
+                raise ValueError(
+                    f"feature {feature_name(feature)!r} returned {y.shape[0]} rows for a batch of {len(chunk)} clips"
+                )
+            if out is None:
+                out = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=device)
+            out[start : start + len(chunk)] = y
+            start += len(chunk)
+            bar.update(len(chunk))
     assert out is not None
     return out

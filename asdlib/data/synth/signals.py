@@ -45,7 +45,10 @@ def harmonics(phase: np.ndarray, amps: np.ndarray, rng: np.random.Generator,
     spec[1:len(amps) + 1] = (TABLE_SIZE / 2) * amps * (-1j) * np.exp(1j * theta)
     table = np.fft.irfft(spec, TABLE_SIZE)
     table = np.append(table, table[0])
-    return np.interp((phase % 1.0) * TABLE_SIZE, np.arange(TABLE_SIZE + 1), table)
+    pos = (phase % 1.0) * TABLE_SIZE
+    idx = pos.astype(np.int64)
+    frac = pos - idx
+    return table[idx] * (1.0 - frac) + table[idx + 1] * frac
 
 
 def coloured_noise(rng: np.random.Generator, n: int, exponent: float = 1.0) -> np.ndarray:
