@@ -21,12 +21,13 @@ def _synth(args: argparse.Namespace) -> int:
     from asdlib.data.synth import PRESETS, generate
 
     start = time.perf_counter()
+    existed = (args.out / "synth.json").is_file()
     root = generate(args.out, year=args.year, preset=args.preset, seed=args.seed,
                     machine_types=args.types, jobs=args.jobs, progress=not args.quiet)
     preset = PRESETS[args.preset]
+    how = "reused, already complete" if existed else f"written in {time.perf_counter() - start:.1f} s"
     print(f"synthetic DCASE {args.year} data set, preset '{args.preset}' "
-          f"({preset.duration:g} s clips), seed {args.seed}: {root} "
-          f"[{time.perf_counter() - start:.1f} s]")
+          f"({preset.duration:g} s clips), seed {args.seed}: {root} [{how}]")
     if args.check:
         return _check(root, args.device)
     return 0
