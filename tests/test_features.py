@@ -274,6 +274,15 @@ def test_extract_bad_file_raises_data_error(wavs):
         extract([*wavs, bad], duration=1.0, batch_size=2)
 
 
+def test_extract_rejects_bad_input(wavs):
+    from asdlib.data.errors import DataError
+
+    with pytest.raises(DataError, match="no files"):
+        extract([])
+    with pytest.raises(ValueError, match="batch_size"):
+        extract(wavs, batch_size=0)
+
+
 def test_extract_other_features_and_duration(wavs):
     spec = extract(wavs, StftConfig(), batch_size=3)
     assert spec.shape == (5, 513, 1 + (16_000 - 1024) // 512)
@@ -376,6 +385,18 @@ def test_features_ignore_autocast():
         out = log_mel(x)
     assert out.dtype == torch.float32
     assert torch.allclose(out, log_mel(x), atol=1e-4)
+
+
+def test_log_mel_keeps_precision_under_reduced_matmul_precision():
+    audio = machine_signal(1, 0.5, seed=7)
+    ref = librosa_log_mel(audio[0])
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        out = log_mel(torch.from_numpy(audio))[0].numpy()
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert np.abs(out - ref).max() < 1e-3
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -101,14 +101,14 @@ def extract(
         raise DataError("extract: no files given")
     device = torch.device(device)
     sr = int(sr or getattr(feature, "sr", SAMPLE_RATE))
-    batch_size = int(batch_size or default_batch_size(device))
+    batch_size = default_batch_size(device) if batch_size is None else int(batch_size)
     if batch_size < 1:
         raise ValueError(f"extract: batch_size must be positive, got {batch_size}")
 
     slot = key = None
     if cache_dir is not None:
         load = {"sr": sr, "duration": duration}
-        slot = cache_slot(cache_dir, feature, paths, load)
+        slot = cache_slot(os.path.expanduser(cache_dir), feature, paths, load)
         key = cache_key(slot, file_fingerprints(paths))
         cached = load_cached(slot, key)
         if cached is not None:

@@ -1,0 +1,216 @@
+"""What a chapter notebook does first and last: check its parameters, find the data,
+and write its results record.
+
+Every chapter's ``parameters`` cell holds :data:`NOTEBOOK_PARAMETERS`; its next cell is ::
+
+    run = start_run("00_task_data_metrics", paper="...", data_root=data_root, dataset=dataset,
+                    machine_types=machine_types, profile=profile, device=device, seeds=seeds,
+                    results_dir=results_dir)
+
+which validates them (an unknown profile, dataset, machine type or seed fails at once
+with the valid values), generates or reuses the synthetic data set of the profile
+when ``data_root`` is None, indexes the data and picks the device. The notebook then
+scores test clips and calls ``run.evaluate(system, scores, seed=...)`` for each system
+and seed; ``run.save()`` writes the record (JSON, atomically) to
+``results_dir/record.json``, which ``asd run`` and the book's results page read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from asdlib.data.layout import TYPES_2020, TYPES_2022, index_dataset
+from asdlib.data.synth import generate, read_manifest
+from asdlib.metrics import evaluate_scores
+from asdlib.profiles import Profile, chapter_settings, get_profile
+from asdlib.train import resolve_device
+from asdlib.utils import atomic_write_text
+
+NOTEBOOK_PARAMETERS = ("data_root", "dataset", "machine_types", "profile", "device", "seeds", "results_dir")
+"""The parameters every chapter notebook takes (its cell tagged ``parameters``)."""
+
+RECORD_NAME = "record.json"
+RECORD_SCHEMA = 1
+DATASETS = {2020: TYPES_2020, 2022: TYPES_2022, 2023: None}
+
+
+def repo_root() -> Path | None:
+    """The checkout asdlib was installed from (editable install), if any."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() and (here / "asdlib").is_dir() else None
+
+
+def default_data_dir() -> Path:
+    """Where synthetic data sets are generated: ``$ASD_DATA_DIR``, else ``<checkout>/data``,
+    else ``~/.cache/asdlib/data``."""
+    if os.environ.get("ASD_DATA_DIR"):
+        return Path(os.environ["ASD_DATA_DIR"])
+    root = repo_root()
+    return root / "data" if root else Path.home() / ".cache" / "asdlib" / "data"
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (``+dirty`` when it has uncommitted changes), or None."""
+    root = repo_root()
+    if root is None:
+        return None
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+@dataclass
+class Run:
+    """One execution of a chapter notebook: its settings, data and collected results."""
+
+    notebook: str
+    paper: str
+    dataset: int
+    data_root: Path
+    machine_types: list[str]
+    profile: Profile
+    settings: Mapping[str, Any]
+    device: Any
+    seeds: list[int]
+    results_dir: Path | None
+    index: pd.DataFrame
+    synthetic: dict | None
+    parameters: dict
+    started: float = field(default_factory=time.time)
+    results: list[dict] = field(default_factory=list)
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.synthetic is not None
+
+    @property
+    def data_label(self) -> str:
+        """How every table and figure names its data: synthetic data is always said to be."""
+        if self.synthetic:
+            return (f"SYNTHETIC data (asdlib generator, preset '{self.synthetic['preset']}'): "
+                    "not comparable to the papers' numbers")
+        return f"DCASE {self.dataset} data ({self.data_root.name})"
+
+    def train_test(self, machine_type: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Training clips and labelled test clips of one machine type."""
+        rows = self.index[self.index["machine_type"] == machine_type]
+        train = rows[rows["split"] == "train"]
+        test = rows[(rows["split"] == "test") & (rows["label"] != "unknown")]
+        return train, test
+
+    def evaluate(self, system: str, scores: pd.DataFrame, seed: int, **notes: Any):
+        """Official metrics of ``scores`` (test rows with ``score``); stored in the record.
+
+        ``notes`` (JSON-like) say anything the reader needs to know about this result,
+        e.g. ``selection="none on test labels"``.
+        """
+        result = evaluate_scores(scores, year=2020 if self.dataset == 2020 else 2022)
+        self.results.append({"system": system, "seed": int(seed), "notes": notes, **result.to_dict()})
+        return result
+
+    def record(self) -> dict:
+        """The results record of this run (what :meth:`save` writes)."""
+        finished = time.time()
+        return {
+            "schema": RECORD_SCHEMA,
+            "notebook": self.notebook,
+            "paper": self.paper,
+            "dataset": self.dataset,
+            "data_source": "synthetic" if self.synthetic else "real",
+            "data_root": str(self.data_root),
+            "synthetic": self.synthetic,
+            "profile": self.profile.name,
+            "seeds": self.seeds,
+            "machine_types": self.machine_types,
+            "device": str(self.device),
+            "parameters": self.parameters,
+            "git_commit": git_commit(),
+            "started": _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).isoformat(),
+            "finished": _dt.datetime.fromtimestamp(finished, _dt.timezone.utc).isoformat(),
+            "wall_time_s": round(finished - self.started, 3),
+            "results": self.results,
+        }
+
+    def save(self) -> Path | None:
+        """Write the record to ``results_dir/record.json`` atomically; None without a results_dir."""
+        if self.results_dir is None:
+            return None
+        path = Path(self.results_dir) / RECORD_NAME
+        atomic_write_text(path, json.dumps(self.record(), indent=1, default=str))
+        return path
+
+
+def start_run(
+    notebook: str,
+    paper: str,
+    *,
+    data_root: str | os.PathLike | None = None,
+    dataset: int = 2022,
+    machine_types: Sequence[str] | None = None,
+    profile: str = "demo",
+    device: str = "auto",
+    seeds: Sequence[int] | None = None,
+    results_dir: str | os.PathLike | None = None,
+    synth_seed: int = 0,
+) -> Run:
+    """Validate a chapter's parameters, find or make its data, and start its record."""
+    prof = get_profile(profile)
+    settings = chapter_settings(notebook, profile)
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
+    if seeds is None:
+        seeds = list(prof.default_seeds)
+    if isinstance(seeds, (int, str)) or not all(isinstance(s, int) and s >= 0 for s in seeds) or not seeds:
+        raise ValueError(f"seeds={seeds!r}: give a non-empty list of non-negative integers, e.g. [0, 1]")
+    known = DATASETS[dataset]
+    if isinstance(machine_types, str):
+        raise ValueError(f"machine_types={machine_types!r}: give a list, e.g. [{machine_types!r}]")
+    if machine_types is not None and known is not None:
+        bad = [t for t in machine_types if t not in known]
+        if bad:
+            raise ValueError(f"machine_types: {bad} are not DCASE {dataset} types; valid: {list(known)}")
+    synthetic = None
+    if data_root is None:
+        if dataset not in (2020, 2022):
+            raise ValueError(f"dataset={dataset}: synthetic data exists for 2020 and 2022; give a data_root")
+        root = default_data_dir() / f"synth-{dataset}-{prof.data_preset}-seed{synth_seed}"
+        generate(root, year=dataset, preset=prof.data_preset, seed=synth_seed, progress=False)
+    else:
+        root = Path(data_root)
+    manifest = read_manifest(root)
+    if manifest:
+        synthetic = {"preset": manifest["preset"]["name"], "seed": manifest["seed"],
+                     "generator_version": manifest["version"]}
+    index = index_dataset(root, machine_types=machine_types, year=dataset if dataset == 2023 else None)
+    types = list(machine_types) if machine_types is not None else sorted(index["machine_type"].unique())
+    params = {"data_root": None if data_root is None else str(data_root), "dataset": dataset,
+              "machine_types": machine_types, "profile": profile, "device": device, "seeds": list(seeds),
+              "results_dir": None if results_dir is None else str(results_dir)}
+    return Run(notebook=notebook, paper=paper, dataset=dataset, data_root=root, machine_types=types,
+               profile=prof, settings=settings, device=resolve_device(device), seeds=list(seeds),
+               results_dir=Path(results_dir) if results_dir is not None else None, index=index,
+               synthetic=synthetic, parameters=params)
+
+
+def load_records(folder: str | os.PathLike) -> list[dict]:
+    """Every results record under ``folder`` (any depth), oldest first."""
+    records = []
+    for path in sorted(Path(folder).rglob(RECORD_NAME)):
+        record = json.loads(path.read_text())
+        record["_path"] = str(path)
+        records.append(record)
+    return sorted(records, key=lambda r: r.get("started", ""))
