@@ -17,12 +17,13 @@ SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)
 DEVICE  ?= auto
 PROFILE ?= demo
 
-.PHONY: book test install lab synth clean help
+.PHONY: book test install lab synth refresh-notebooks clean help
 
 help:
 	@echo "make book   build the main job (now: generate + summarise the synthetic demo data set)"
 	@echo "make test   run the whole test suite"
 	@echo "make lab    JupyterLab with Jupytext: open notebooks/*.md as notebooks"
+	@echo "make refresh-notebooks  re-execute the ci copies of the chapters that nbval checks"
 	@echo "make clean  remove generated data, caches and build outputs (keeps $(VENV))"
 
 $(VENV)/bin/python:
@@ -48,6 +49,11 @@ endif
 
 synth: $(STAMP)
 	$(ASD) synth --year $(YEAR) --preset $(PRESET) --seed $(SEED) --out $(SYNTH) --check
+
+# Re-execute the committed ci-profile copies of the chapters (tests/notebooks/) after a
+# chapter source changes; make test checks them with nbval.
+refresh-notebooks: $(STAMP)
+	$(ASD) refresh-notebooks
 
 lab: $(STAMP)
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install "jupyterlab>=4" "jupytext>=1.16"

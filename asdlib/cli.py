@@ -5,6 +5,7 @@
     asd evaluate SCORE_DIR --ground-truth GT_DIR
     asd bench features [--clips N] [--device cpu]
     asd bench synth [--preset demo]
+    asd refresh-notebooks [notebooks/*.md]
 """
 
 from __future__ import annotations
@@ -100,6 +101,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refresh(args: argparse.Namespace) -> int:
+    from asdlib.notebooks import refresh_ci_copies
+
+    sources = args.sources or sorted(Path("notebooks").glob("*.md"))
+    if not sources:
+        raise ValueError("no notebook sources given and none in notebooks/*.md")
+    refresh_ci_copies(sources, args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asd", description="asdlib: anomalous sound detection for DCASE Task 2")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_bench)
+    p = sub.add_parser("refresh-notebooks", help="re-execute the ci-profile copies of the chapters for nbval")
+    p.add_argument("sources", nargs="*", type=Path, help="notebook sources (default: notebooks/*.md)")
+    p.add_argument("--out", type=Path, default=Path("tests/notebooks"))
+    p.set_defaults(func=_refresh)
     return parser
 
 

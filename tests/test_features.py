@@ -43,7 +43,8 @@ def machine_signal(n_clips: int, seconds: float, seed: int = 0) -> np.ndarray:
     for i in range(n_clips):
         f0 = rng.uniform(40, 180)
         k = np.arange(1, 16)[:, None]
-        tones = (rng.uniform(0.2, 1, (15, 1)) / k * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3, (15, 1)))).sum(0)
+        amps, phases = rng.uniform(0.2, 1, (15, 1)) / k, rng.uniform(0, 6.3, (15, 1))
+        tones = (amps * np.sin(2 * np.pi * f0 * k * t + phases)).sum(0)
         noise = np.convolve(rng.standard_normal(n), np.ones(4) / 4, mode="same") * rng.uniform(0.05, 0.3)
         x = tones + noise
         out[i] = 0.5 * x / np.abs(x).max()

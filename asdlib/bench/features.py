@@ -160,7 +160,8 @@ def _bench(n_clips: int, device: torch.device, seed: int, batch_size: int | None
         extract(str_paths[: min(2, n_clips)], cfg, device=device, batch_size=bs, progress=False)
         _sync(device)
 
-        times: dict[str, list[float]] = {k: [] for k in ("ref_load", "ref_ext", "ours_load", "ours_ext", "ours_e2e")}
+        phases = ("ref_load", "ref_ext", "ours_load", "ours_ext", "ours_e2e")
+        times: dict[str, list[float]] = {k: [] for k in phases}
         ref_db = ours_db = None
         for _ in range(repeats):
             # librosa, one file at a time

@@ -86,7 +86,9 @@ def feature_name(feature: Callable[..., Any]) -> str:
     return getattr(feature, "__name__", None) or type(feature).__name__
 
 
-def cache_slot(cache_dir: str | os.PathLike, feature: Callable[..., Any], paths: Sequence[str], load: dict) -> Path:
+def cache_slot(
+    cache_dir: str | os.PathLike, feature: Callable[..., Any], paths: Sequence[str], load: dict
+) -> Path:
     """The cache file for ``feature`` over ``paths`` (absolute, in order) loaded with ``load``."""
     spec = {"format": CACHE_FORMAT, "feature": feature_key(feature), "load": load, "paths": list(paths)}
     return Path(cache_dir) / f"{feature_name(feature)}-{stable_hash(spec)}.pt"
@@ -110,7 +112,9 @@ def load_cached(path: Path, key: str, map_location: str | torch.device = "cpu") 
     except Exception as err:  # noqa: BLE001 - any unreadable cache is a miss
         warnings.warn(f"{path}: unreadable feature cache ({err}); recomputing", stacklevel=3)
         return None
-    if not isinstance(payload, dict) or payload.get("key") != key or not isinstance(payload.get("features"), Tensor):
+    if not isinstance(payload, dict) or payload.get("key") != key:
+        return None
+    if not isinstance(payload.get("features"), Tensor):
         return None
     return payload["features"]
 

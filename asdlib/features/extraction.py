@@ -49,7 +49,9 @@ def loader_threads(device: torch.device) -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-def _read_ahead(chunks: list[list[str]], load: Callable[[list[str]], np.ndarray], workers: int) -> Iterator[np.ndarray]:
+def _read_ahead(
+    chunks: list[list[str]], load: Callable[[list[str]], np.ndarray], workers: int
+) -> Iterator[np.ndarray]:
     """``load(chunk)`` for each chunk, in order, with up to ``workers`` chunks read ahead on threads."""
     if workers <= 0:
         for chunk in chunks:
@@ -132,7 +134,7 @@ def _compute(
     sr: int,
     progress: bool | None,
 ) -> Tensor:
-    """Load ``paths`` in chunks (read ahead on :func:`loader_threads` threads) and compute ``feature`` on ``device``."""
+    """Load ``paths`` in chunks (read ahead on :func:`loader_threads` threads); compute ``feature`` on ``device``."""
     from tqdm.auto import tqdm
 
     n = len(paths)
@@ -149,9 +151,8 @@ def _compute(
         for chunk, audio in zip(chunks, audio_chunks):
             y = feature(torch.from_numpy(audio).to(device))
             if y.shape[0] != len(chunk):
-                raise ValueError(
-                    f"feature {feature_name(feature)!r} returned {y.shape[0]} rows for a batch of {len(chunk)} clips"
-                )
+                name = feature_name(feature)
+                raise ValueError(f"feature {name!r} returned {y.shape[0]} rows for a batch of {len(chunk)} clips")
             if out is None:
                 out = torch.empty((n, *y.shape[1:]), dtype=y.dtype, device=device)
             out[start : start + len(chunk)] = y

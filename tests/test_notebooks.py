@@ -1,0 +1,50 @@
+"""The committed, executed ci-profile notebooks (tests/notebooks/*.ipynb) match their sources.
+
+``make test`` re-executes those copies with nbval (``--nbval-lax``: every cell must run
+without error; outputs are compared only in cells tagged ``nbval-check-output``). This
+module checks that they are copies of the current sources: same code cells once
+papermill's injected-parameters cell is set aside, executed under the ``ci`` profile.
+``make refresh-notebooks`` regenerates them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from asdlib.experiment import NOTEBOOK_PARAMETERS
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("*.md"))
+
+
+def _code(nb) -> list[str]:
+    return [c.source.strip() for c in nb.cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def test_every_chapter_source_has_an_executed_ci_copy():
+    copies = {p.stem for p in (ROOT / "tests" / "notebooks").glob("*.ipynb")}
+    assert {p.stem for p in SOURCES} == copies, "run `make refresh-notebooks`"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_executed_copy_has_the_source_code_cells(source):
+    copy = nbformat.read(ROOT / "tests" / "notebooks" / f"{source.stem}.ipynb", as_version=4)
+    assert _code(copy) == _code(jupytext.read(source)), f"{source.name} changed: run `make refresh-notebooks`"
+    injected = [c for c in copy.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'profile = "ci"' in injected[0].source
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_parameters_cell_declares_exactly_the_notebook_parameters(source):
+    nb = jupytext.read(source)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{source.name}: one cell tagged 'parameters' expected"
+    names = [line.split("=")[0].strip() for line in cells[0].source.splitlines()
+             if "=" in line and not line.lstrip().startswith("#")]
+    assert names == list(NOTEBOOK_PARAMETERS)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
