@@ -260,3 +260,12 @@ def test_fixed_length_rule_crops_and_wraps(tmp_path):
     assert np.array_equal(clips[1], expected)  # wrap-around, not zeros
     cropped = load_clips([long], duration=0.5)
     assert cropped.shape == (1, 8000) and np.array_equal(cropped[0], read_wav(long)[:8000])
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_fast_int16_path_gives_soundfiles_float_values(tmp_path, subtype):
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(str(path), np.random.default_rng(1).uniform(-0.9, 0.9, 4000), SR, subtype=subtype)
+    expected, _ = sf.read(str(path), dtype="float32")
+    audio = read_wav(path)
+    assert audio.dtype == np.float32 and np.array_equal(audio, expected)

@@ -380,6 +380,14 @@ def test_unkeyable_feature_with_cache_raises(wavs, tmp_path):
     assert extract(wavs, lambda x: x[:, :10]).shape == (5, 10)  # fine without a cache
 
 
+def test_features_are_differentiable():
+    x = torch.randn(2, 4000, requires_grad=True)
+    (log_mel(x).sum() + magnitude_stft(x).sum() + clip_spectrum(x).sum()).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    with torch.no_grad():
+        assert torch.allclose(log_mel(x), log_mel(x.detach()), atol=1e-4)
+
+
 def test_features_ignore_autocast():
     x = torch.randn(2, 8000)
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
@@ -408,3 +416,15 @@ def test_cuda_matches_cpu(wavs):
     assert (gpu.cpu() - cpu).abs().max() < 1e-3
     x = torch.from_numpy(machine_signal(2, 1.0))
     assert (magnitude_stft(x.cuda()).cpu() - magnitude_stft(x)).abs().max() < 1e-3 * magnitude_stft(x).max()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # audioread, imported by librosa.load
+def test_bench_features_runs_and_agrees(capsys):
+    pytest.importorskip("librosa")
+    from asdlib.bench.features import bench_features
+
+    result = bench_features(n_clips=2, repeats=1, verbose=True)
+    assert result["max_abs_diff_db"] < 1e-3
+    for key in ("extract_only", "load_only", "load_and_extract"):
+        assert set(result[key]) == {"librosa_files_per_s", "asdlib_files_per_s", "speedup"}
+    assert "extraction only" in capsys.readouterr().out

@@ -157,10 +157,11 @@ def _frames(x: Tensor, n_fft: int, hop_length: int, center: bool, pad_mode: str,
     """Windowed frames, time-major: (B, n_samples) -> (B, n_frames, n_fft), a new tensor.
 
     Centred zero padding (the default) pads only the few edge frames instead of
-    copying the whole signal first; other padding modes pad the signal.
+    copying the whole signal first; other padding modes, and inputs that need a
+    gradient (``out=`` is not differentiable), pad the whole signal.
     """
     p = n_fft // 2
-    if center and pad_mode != "constant":
+    if center and (pad_mode != "constant" or x.requires_grad):
         x, center = F.pad(x, (p, p), mode=pad_mode), False
     n = x.shape[-1]
     if not center:
@@ -186,16 +187,16 @@ def _frames(x: Tensor, n_fft: int, hop_length: int, center: bool, pad_mode: str,
     return out
 
 
-def _squared_parts(
-    x: Tensor, n_fft: int, hop_length: int, win_length: int, center: bool, pad_mode: str
-) -> Tensor:
+def _squared_parts(x: Tensor, cfg: LogMelConfig | StftConfig) -> Tensor:
     """(re^2, im^2) of the STFT, time-major: (B, n_samples) -> (B, n_frames, n_fft // 2 + 1, 2).
 
     ``n_frames = 1 + n_samples // hop_length`` when centred (even ``n_fft``), else
     ``1 + (n_samples - n_fft) // hop_length``.
     """
-    window = _window(n_fft, win_length, x.device, x.dtype)
-    parts = torch.view_as_real(torch.fft.rfft(_frames(x, n_fft, hop_length, center, pad_mode, window)))
+    n_fft = cfg.n_fft
+    window = _window(n_fft, cfg.win_length or n_fft, x.device, x.dtype)
+    frames = _frames(x, n_fft, cfg.hop_length, cfg.center, cfg.pad_mode, window)
+    parts = torch.view_as_real(torch.fft.rfft(frames))
     # in place when no gradient is needed: one fewer large allocation per batch
     return parts.square() if parts.requires_grad else parts.square_()
 
@@ -275,7 +276,7 @@ def mel_power(x: Tensor, config: LogMelConfig | None = None) -> Tensor:
     cfg = config or LogMelConfig()
     xb, lead = _as_batch(x)
     with torch.autocast(device_type=xb.device.type, enabled=False):
-        sq = _squared_parts(xb, cfg.n_fft, cfg.hop_length, cfg.win_length or cfg.n_fft, cfg.center, cfg.pad_mode)
+        sq = _squared_parts(xb, cfg)
         b, t, n_bins, _ = sq.shape
         if cfg.power == 2.0:  # project (re^2, im^2) pairs directly
             spec, interleaved = sq.reshape(b, t, 2 * n_bins), True
@@ -339,7 +340,7 @@ def magnitude_stft(x: Tensor, config: StftConfig | None = None) -> Tensor:
     cfg = config or StftConfig()
     xb, lead = _as_batch(x)
     with torch.autocast(device_type=xb.device.type, enabled=False):
-        sq = _squared_parts(xb, cfg.n_fft, cfg.hop_length, cfg.win_length or cfg.n_fft, cfg.center, cfg.pad_mode)
+        sq = _squared_parts(xb, cfg)
         power = sq.sum(-1)
         if cfg.power == 1.0:
             power = power.sqrt()

@@ -1,0 +1,506 @@
+"""The book's results layer: our numbers from the run records, the papers' published ones.
+
+This is the top layer of ``asdlib``: it reads the records that chapter notebooks write
+(:func:`asdlib.experiment.load_records`, ``runs/<profile>/<notebook>/<tag>/record.json``)
+and the reference file of published numbers, and builds the tables of the book's
+results page (:func:`write_results_page`, ``asd results``). Nothing in ``asdlib``
+imports it except the command line.
+
+Our tables
+----------
+One table per (DCASE edition, data source): one row per (paper, system), one column
+per machine type plus ``all types``. A cell is ``mean ± std (n)`` over seeds, in percent:
+
+- DCASE 2022/2023 records: the per-type official h-mean (``types[<type>]["hmean"]`` of
+  :meth:`asdlib.metrics.dcase.EvaluationResult.to_dict`: the h-mean of every
+  AUC(source), AUC(target) and pAUC of the type's sections). ``all types`` is the
+  official score, recomputed per seed from the ``sections`` of every record of that
+  (paper, system, seed), so records written per machine type (``asd run --types``) add
+  up to the official score over all of them;
+- DCASE 2020 records: the per-type mean AUC over machine IDs (``types[<type>]["auc_mean"]``);
+  ``all types`` is the mean of the per-type means.
+
+``std`` is the sample standard deviation (``ddof=1``) and is left out when a cell has
+one seed; ``n`` is the number of seeds. ``all types`` only uses seeds that have every
+machine type of the row, so it never mixes different sets of types. When the same
+(paper, system, seed, machine type) appears in several records, the newest record
+(by ``started``) wins: a rerun replaces the older result. Each table's caption names the
+data source (SYNTHETIC, with the generator preset, or real DCASE data) and the profile;
+synthetic and real records never share a table.
+
+The reference file of published numbers
+---------------------------------------
+``asdlib/published_results.csv`` (read with :func:`load_published`) holds the numbers
+the papers print, transcribed once, so that nothing is typed into the book. Columns:
+
+``paper``
+    the paper's short citation. Our rows and the published rows are set side by side
+    when a chapter passes the same string as ``start_run(paper=...)``; the strings in use
+    are listed in :data:`PAPERS`.
+``table``
+    where the number is printed, as the paper names it: ``Table 1``, ``Tabela 2``,
+    ``TABLE VI``, ``Fig. 4d`` ...
+``page``
+    the page of the paper's printed layout. The text copies in ``../shared/papers`` have
+    no page markers; a page inferred from the text (column breaks, floats) is written
+    with a ``note`` saying so. Never empty: if a page cannot be determined write ``?``
+    and explain in ``note``.
+``system``
+    the system as the paper names it (``baseline-AE``, ``GANomaly``, ``submission-1``).
+``dataset``
+    the real data set and split the number is on, e.g. ``DCASE 2022 Task 2 dev
+    (sections 00-02)``.
+``machine_type``
+    a DCASE machine type spelt as in the data (``ToyCar``, ``fan``, ``slider`` ...), or
+    ``all`` for a summary over the machine types (the tables' "h-mean", "Total",
+    "Average" columns or rows).
+``metric``
+    what the number is, in the names of :mod:`asdlib.metrics.dcase`: ``hmean`` (per-type
+    official-style h-mean of AUC(source), AUC(target) and pAUC), ``auc_mean`` /
+    ``pauc_mean`` (DCASE 2020 per-type means over machine IDs), ``auc`` / ``pauc``, or a
+    labelled variant such as ``auc_source_domain_only``. Add a new name when a paper
+    reports something else, and say in ``note`` what it is.
+``value``
+    the number, **always in percent (0-100)**, with the digits the paper prints. A paper
+    that prints fractions (``0.8009``) is written as percent (``80.09``) with ``printed as
+    a fraction`` in ``note``. A paper that prints mean ± std gets two rows, metrics
+    ``<metric>`` and ``<metric>_std``.
+``note``
+    anything a reader needs: which baseline, how the page was found, conversions.
+
+Chapters of later issues append their own rows (one row per printed number) and keep
+this format; ``tests/test_results.py`` checks it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from asdlib.data.layout import TYPES_2020, TYPES_2022
+from asdlib.experiment import load_records
+from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean
+from asdlib.utils import atomic_write_text
+
+PUBLISHED_CSV = Path(__file__).with_name("published_results.csv")
+"""The reference file of the papers' published numbers (format in the module docstring)."""
+
+PUBLISHED_COLUMNS = ("paper", "table", "page", "system", "dataset", "machine_type", "metric", "value", "note")
+
+ALL_TYPES = "all types"
+"""Column label of the summary over machine types (``all`` in the reference file)."""
+
+PAPERS: dict[str, str] = {
+    "000": "Liu et al. 2022 (AITHU)",
+    "001": "de Oliveira Neto & Figueiredo (GANs, DCASE 2020)",
+    "002": "Wang, Du & Wang 2022 (APSIPA)",
+    "003": "Wilkinghoff 2023 (ICASSP)",
+}
+"""The short citation of each paper (key: its file in ``../shared/papers``): the
+``paper`` string of the reference file, and what chapters pass as ``start_run(paper=...)``."""
+
+PUBLISHED_LABEL = "published in the paper (real DCASE data)"
+
+_TYPE_ORDER = {t: i for i, t in enumerate(sorted(set(TYPES_2022) | set(TYPES_2020), key=str.lower))}
+
+
+# --------------------------------------------------------------------------- records
+
+
+def collect_records(runs_dir: str | os.PathLike, profile: str) -> list[dict]:
+    """Every record under ``runs_dir`` written with ``profile``, oldest first.
+
+    ``runs_dir`` is the ``--out`` folder of ``asd run`` (records at
+    ``<profile>/<notebook>/<tag>/record.json``) or any folder above records. A missing
+    folder gives no records.
+    """
+    if not Path(runs_dir).is_dir():
+        return []
+    return [r for r in load_records(runs_dir) if r.get("profile") == profile]
+
+
+def data_label(record: Mapping[str, Any]) -> str:
+    """How a record's data is named in every caption: synthetic data always says so."""
+    year = record.get("dataset", "?")
+    if record.get("data_source") == "synthetic" or record.get("synthetic"):
+        preset = (record.get("synthetic") or {}).get("preset", "?")
+        return (f"SYNTHETIC DCASE {year}-layout data (asdlib generator, preset '{preset}'): "
+                "not comparable to the papers' numbers")
+    return f"real DCASE {year} data"
+
+
+def _is_2020(result: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    return int(result.get("year", record.get("dataset", 2022))) == 2020
+
+
+def scores_long(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per (paper, system, seed, machine type) of the records, newest record wins.
+
+    Columns: ``dataset`` (edition), ``source`` (``synthetic`` / ``real``), ``data_label``,
+    ``profile``, ``paper``, ``notebook``, ``system``, ``seed``, ``machine_type``, ``metric``
+    (``hmean`` or ``auc_mean``), ``value`` (fraction, 0-1), ``record`` (its path). Rows with
+    ``machine_type == ALL_TYPES`` hold the summary over types (see the module docstring).
+    """
+    rows: dict[tuple, dict] = {}
+    sections: dict[tuple, dict] = {}
+    for rec in sorted(records, key=lambda r: r.get("started", "")):
+        label = data_label(rec)
+        source = "synthetic" if (rec.get("data_source") == "synthetic" or rec.get("synthetic")) else "real"
+        for res in rec.get("results", []):
+            is2020 = _is_2020(res, rec)
+            edition = 2020 if is2020 else int(res.get("year", rec.get("dataset", 2022)))
+            metric = "auc_mean" if is2020 else "hmean"
+            base = {"dataset": edition, "source": source, "data_label": label,
+                    "profile": rec.get("profile"), "paper": rec.get("paper", "?"),
+                    "notebook": rec.get("notebook", "?"), "system": res["system"],
+                    "seed": int(res["seed"]), "metric": metric, "record": rec.get("_path")}
+            group = (label, base["paper"], base["system"], base["seed"])
+            for mtype, summary in (res.get("types") or {}).items():
+                if summary.get(metric) is None:
+                    continue
+                rows[group + (mtype,)] = {**base, "machine_type": mtype, "value": float(summary[metric])}
+            if not is2020:
+                for sec in res.get("sections") or []:
+                    sections.setdefault(group, {})[(sec["machine_type"], int(sec["section"]))] = sec
+    out = pd.DataFrame(list(rows.values()))
+    if out.empty:
+        return pd.DataFrame(columns=["dataset", "source", "data_label", "profile", "paper", "notebook", "system",
+                                     "seed", "machine_type", "metric", "value", "record"])
+    summaries = []
+    for group, grp in out.groupby(["data_label", "paper", "system", "seed"], sort=False):
+        first = grp.iloc[0].to_dict()
+        if first["metric"] == "hmean":
+            secs = sections.get(tuple(group), {})
+            if not secs:
+                continue
+            values = [sec[c] for sec in secs.values() for c in OFFICIAL_COLUMNS]
+            value = floored_hmean(values)
+        else:
+            value = float(np.mean(grp["value"]))
+        summaries.append({**first, "machine_type": ALL_TYPES, "value": value,
+                          "types_covered": tuple(sorted(grp["machine_type"]))})
+    out["types_covered"] = None
+    if summaries:
+        out = pd.concat([out, pd.DataFrame(summaries)], ignore_index=True)
+    return out
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float, int]:
+    arr = np.asarray(values, dtype=float)
+    n = int(arr.size)
+    std = float(np.std(arr, ddof=1)) if n > 1 else math.nan
+    return float(np.mean(arr)), std, n
+
+
+def format_cell(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
+    """``mean ± std (n)`` in percent; ``mean (n=1)`` for one seed; ``–`` for no value."""
+    if n == 0 or mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    if n == 1 or math.isnan(std):
+        return f"{mean * scale:.{digits}f} (n=1)"
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f} (n={n})"
+
+
+def _type_columns(types: Iterable[str]) -> list[str]:
+    return sorted(set(types), key=lambda t: (_TYPE_ORDER.get(t, len(_TYPE_ORDER)), t))
+
+
+@dataclass
+class ResultsTable:
+    """A table of the results page: numeric ``mean``/``std``/``n`` and display ``cells``.
+
+    All frames share the index and columns; ``cells`` is what the page shows.
+    """
+
+    caption: str
+    cells: pd.DataFrame
+    mean: pd.DataFrame = field(default_factory=pd.DataFrame)
+    std: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n: pd.DataFrame = field(default_factory=pd.DataFrame)
+    meta: dict = field(default_factory=dict)
+
+    def to_markdown(self) -> str:
+        """A MyST ``{table}`` directive holding a pipe table, with the caption."""
+        return _myst_table(self.caption, self.cells)
+
+
+def results_tables(records: Iterable[Mapping[str, Any]], profile: str | None = None) -> list[ResultsTable]:
+    """Our tables: one per (edition, data source), rows (paper, system), columns types + ``all types``."""
+    long = scores_long(records)
+    tables = []
+    if long.empty:
+        return tables
+    for (edition, label), grp in long.groupby(["dataset", "data_label"], sort=True):
+        types = _type_columns(grp.loc[grp["machine_type"] != ALL_TYPES, "machine_type"])
+        columns = [*types, ALL_TYPES]
+        index = pd.MultiIndex.from_frame(grp[["paper", "system"]].drop_duplicates(), names=["paper", "system"])
+        mean = pd.DataFrame(math.nan, index=index, columns=columns)
+        std = mean.copy()
+        n = pd.DataFrame(0, index=index, columns=columns)
+        for (paper, system), row in grp.groupby(["paper", "system"], sort=False):
+            per_type = row[row["machine_type"] != ALL_TYPES]
+            row_types = set(per_type["machine_type"])
+            for mtype, cell in per_type.groupby("machine_type"):
+                mean.loc[(paper, system), mtype], std.loc[(paper, system), mtype], \
+                    n.loc[(paper, system), mtype] = _mean_std(cell["value"])
+            summary = row[row["machine_type"] == ALL_TYPES]
+            full = summary[[set(c) == row_types for c in summary["types_covered"]]]
+            if len(full):
+                mean.loc[(paper, system), ALL_TYPES], std.loc[(paper, system), ALL_TYPES], \
+                    n.loc[(paper, system), ALL_TYPES] = _mean_std(full["value"])
+        cells = pd.DataFrame(
+            [[format_cell(mean.iat[i, j], std.iat[i, j], int(n.iat[i, j])) for j in range(len(columns))]
+             for i in range(len(index))], index=index, columns=columns)
+        metric = grp["metric"].iloc[0]
+        what = ("official DCASE h-mean of AUC(source), AUC(target) and pAUC per machine type; "
+                "all types = official score" if metric == "hmean"
+                else "mean AUC over machine IDs per machine type; all types = mean over types")
+        prof = profile if profile is not None else ", ".join(sorted(map(str, grp["profile"].unique())))
+        caption = (f"Ours, DCASE {edition}, {label}; profile '{prof}'. {what}, in %, "
+                   "mean ± std over seeds (n = number of seeds).")
+        tables.append(ResultsTable(caption=caption, cells=cells, mean=mean, std=std, n=n,
+                                   meta={"dataset": int(edition), "data_label": label, "metric": metric,
+                                         "synthetic": label.startswith("SYNTHETIC"), "profile": prof,
+                                         "papers": list(dict.fromkeys(index.get_level_values("paper")))}))
+    return tables
+
+
+def _format_seconds(seconds: float) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def run_times(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Wall time per chapter notebook, from the records' ``wall_time_s``.
+
+    One row per notebook (index ``notebook``): ``paper``, ``runs`` (records),
+    ``machine types``, ``seeds``, ``devices``, ``total`` (sum over its runs: the time
+    the chapter takes run after run), ``longest run``, ``total_s`` (seconds).
+    """
+    rows = []
+    by_nb: dict[str, list] = {}
+    for rec in records:
+        by_nb.setdefault(rec.get("notebook", "?"), []).append(rec)
+    for nb in sorted(by_nb):
+        recs = by_nb[nb]
+        walls = [float(r["wall_time_s"]) for r in recs if r.get("wall_time_s") is not None]
+        types = sorted({t for r in recs for t in (r.get("machine_types") or [])}, key=lambda t: _TYPE_ORDER.get(t, 99))
+        seeds = sorted({int(s) for r in recs for s in (r.get("seeds") or [])})
+        rows.append({
+            "notebook": nb,
+            "paper": "; ".join(dict.fromkeys(str(r.get("paper", "?")) for r in recs)),
+            "runs": len(recs),
+            "machine types": ", ".join(types),
+            "seeds": ", ".join(map(str, seeds)),
+            "devices": ", ".join(sorted({str(r.get("device", "?")) for r in recs})),
+            "total": _format_seconds(sum(walls)) if walls else "–",
+            "longest run": _format_seconds(max(walls)) if walls else "–",
+            "total_s": float(sum(walls)) if walls else math.nan,
+        })
+    out = pd.DataFrame(rows, columns=["notebook", "paper", "runs", "machine types", "seeds", "devices",
+                                      "total", "longest run", "total_s"])
+    return out.set_index("notebook")
+
+
+# -------------------------------------------------------------------------- published
+
+
+def load_published(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The reference file of published numbers (default :data:`PUBLISHED_CSV`), validated.
+
+    Fails with the file and line when a column is missing, a required field is empty
+    or a value is not a number in [0, 100].
+    """
+    path = Path(path) if path is not None else PUBLISHED_CSV
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in PUBLISHED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; the columns are {list(PUBLISHED_COLUMNS)}")
+    for i, row in df.iterrows():
+        where = f"{path}, line {i + 2}"
+        for col in ("paper", "table", "page", "system", "dataset", "machine_type", "metric"):
+            if not str(row[col]).strip():
+                raise ValueError(f"{where}: column {col!r} is empty")
+        try:
+            value = float(row["value"])
+        except ValueError:
+            raise ValueError(f"{where}: value {row['value']!r} is not a number") from None
+        if not 0.0 <= value <= 100.0:
+            raise ValueError(f"{where}: value {value} is outside [0, 100] (values are percent)")
+    df["value"] = df["value"].astype(float)
+    return df[list(PUBLISHED_COLUMNS)]
+
+
+def published_tables(published: pd.DataFrame, paper: str | None = None) -> list[ResultsTable]:
+    """The published numbers as tables: one per (paper, dataset, metric), rows (table, page,
+    system), columns machine types + ``all types``, values in percent as printed."""
+    tables = []
+    df = published if paper is None else published[published["paper"] == paper]
+    for (pap, dataset, metric), grp in df.groupby(["paper", "dataset", "metric"], sort=False):
+        grp = grp.assign(column=grp["machine_type"].replace({"all": ALL_TYPES}),
+                         where=grp["table"] + ", p. " + grp["page"].astype(str))
+        types = _type_columns(grp.loc[grp["column"] != ALL_TYPES, "column"])
+        columns = types + ([ALL_TYPES] if (grp["column"] == ALL_TYPES).any() else [])
+        pivot = grp.pivot_table(index=["where", "system"], columns="column", values="value",
+                                aggfunc="first", sort=False).reindex(columns=columns)
+        pivot.index.names = ["printed in", "system"]
+        cells = pivot.map(lambda v: "–" if pd.isna(v) else f"{v:.2f}")
+        notes = list(dict.fromkeys(n for n in grp["note"] if n))
+        caption = f"{PUBLISHED_LABEL[0].upper()}{PUBLISHED_LABEL[1:]}: {pap}, {dataset}, metric '{metric}', in %."
+        tables.append(ResultsTable(caption=caption, cells=cells, mean=pivot,
+                                   meta={"paper": pap, "dataset": dataset, "metric": metric, "notes": notes}))
+    return tables
+
+
+# ------------------------------------------------------------------------------- page
+
+
+def _escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _pipe_table(cells: pd.DataFrame) -> str:
+    index_names = [n or "" for n in cells.index.names]
+    header = [*index_names, *map(str, cells.columns)]
+    lines = ["| " + " | ".join(_escape(h) for h in header) + " |",
+             "|" + "|".join([" --- "] * len(index_names) + [" ---: "] * len(cells.columns)) + "|"]
+    for key, row in cells.iterrows():
+        key = key if isinstance(key, tuple) else (key,)
+        lines.append("| " + " | ".join(_escape(v) for v in (*key, *row.tolist())) + " |")
+    return "\n".join(lines)
+
+
+def _myst_table(caption: str, cells: pd.DataFrame) -> str:
+    return f"````{{table}} {_escape(caption)}\n{_pipe_table(cells)}\n````"
+
+
+EXPLANATION = """\
+Every number on this page is read from the results records that the chapter notebooks
+write when they run (`record.json` under the runs folder) or from the reference file
+of published numbers (`asdlib/published_results.csv`); none is typed in.
+For DCASE 2022 data, a cell of our tables is the **official DCASE 2022 h-mean** of
+AUC(source), AUC(target) and pAUC over the sections of one machine type (AUC(source)
+and AUC(target) each use all anomalies of both domains; pAUC uses all clips of the
+section with a maximum false-positive rate of 0.1); the *all types* column is the
+official score, the same h-mean over every section of every machine type. For DCASE
+2020 data a cell is the mean AUC over the machine IDs of a type. Cells are in percent,
+**mean ± standard deviation over seeds** (sample standard deviation; *n* is the number
+of seeds; one seed shows no deviation). Every table names its data in the caption:
+numbers computed on **SYNTHETIC** data (the asdlib generator, the default where the
+real DCASE data cannot be downloaded) test that the code runs and behaves sensibly,
+and are **not comparable** to the papers' numbers, which are on the real DCASE data.
+"""
+
+
+def _no_records_text(runs_dir: Path, profile: str) -> str:
+    return (f"No results records were found for profile `{profile}` under `{runs_dir}`, so this page "
+            "shows none of our numbers. Run the chapters first, for example "
+            f"`asd run notebooks/*.md --profile {profile} --out {runs_dir}`, then "
+            f"`asd results --runs {runs_dir} --profile {profile}`.")
+
+
+def results_page(runs_dir: str | os.PathLike, profile: str,
+                 published: str | os.PathLike | pd.DataFrame | None = None) -> str:
+    """The MyST markdown of the results page (what :func:`write_results_page` writes)."""
+    runs_dir = Path(runs_dir)
+    records = collect_records(runs_dir, profile)
+    pub = published if isinstance(published, pd.DataFrame) else load_published(published)
+    ours = results_tables(records, profile=profile)
+    synthetic = any(t.meta["synthetic"] for t in ours)
+
+    parts = ["# Results", "", EXPLANATION]
+    if synthetic:
+        parts += [":::{warning}",
+                  "Numbers on this page marked **SYNTHETIC** come from the asdlib synthetic data "
+                  "generator, not from the DCASE recordings. They are not comparable to the papers' "
+                  "numbers, which are shown in their own tables, labelled "
+                  f"*{PUBLISHED_LABEL}*.", ":::", ""]
+    if not records:
+        parts += [":::{note}", _no_records_text(runs_dir, profile), ":::", ""]
+    elif not ours:
+        parts += [":::{note}",
+                  f"{len(records)} results record(s) were found for profile `{profile}` under "
+                  f"`{runs_dir}`, but none holds an evaluated system, so there is no table of ours.",
+                  ":::", ""]
+
+    papers = list(dict.fromkeys([p for t in ours for p in t.meta["papers"]] + list(pub["paper"])))
+    for paper in papers:
+        parts += [f"## {paper}", ""]
+        mine = [t for t in ours if paper in t.meta["papers"]]
+        parts += ["### Ours", ""]
+        if mine:
+            for t in mine:
+                cells = t.cells.xs(paper, level="paper", drop_level=True)
+                parts += [_myst_table(t.caption, cells), ""]
+        else:
+            parts += [f"No records of this paper for profile `{profile}` yet.", ""]
+        theirs = published_tables(pub, paper=paper)
+        parts += [f"### {PUBLISHED_LABEL[0].upper()}{PUBLISHED_LABEL[1:]}", ""]
+        if theirs:
+            for t in theirs:
+                parts += [t.to_markdown(), ""]
+                if t.meta.get("notes"):
+                    parts += ["Notes on these numbers:", ""] + [f"- {_escape(n)}" for n in t.meta["notes"]] + [""]
+        else:
+            parts += ["No numbers of this paper are in the reference file yet.", ""]
+
+    parts += ["## Run times per chapter", ""]
+    if records:
+        times = run_times(records).drop(columns=["total_s"])
+        caption = (f"Wall time of the chapter notebooks, profile '{profile}', from {len(records)} "
+                   "record(s): total = sum over its runs (machine types x seeds), and the longest run.")
+        parts += [_myst_table(caption, times), ""]
+    else:
+        parts += ["No records, so no run times.", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write_results_page(runs_dir: str | os.PathLike, profile: str, out_path: str | os.PathLike,
+                       published: str | os.PathLike | pd.DataFrame | None = None) -> Path:
+    """Write the book's results page (MyST markdown) atomically; returns its path."""
+    out_path = Path(out_path)
+    atomic_write_text(out_path, results_page(runs_dir, profile, published))
+    return out_path
+
+
+# -------------------------------------------------------------------------------- CLI
+
+
+def _results_command(args: argparse.Namespace) -> int:
+    records = collect_records(args.runs, args.profile)
+    path = write_results_page(args.runs, args.profile, args.out, published=args.published)
+    print(f"results page for profile '{args.profile}': {len(records)} record(s) under {args.runs} -> {path}")
+    for table in results_tables(records, profile=args.profile):
+        print(f"\n{table.caption}")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.cells.to_string())
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``asd results`` to the ``asd`` subcommands (``subparsers`` of argparse)."""
+    p = subparsers.add_parser("results", help="write the book's results page from the run records",
+                              description="Collect the results records of one profile and write the book's "
+                                          "results page (our tables, the papers' published numbers, run times).")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="folder of the records (asd run --out)")
+    p.add_argument("--profile", default="demo", help="profile whose records to show (ci, demo, paper)")
+    p.add_argument("--out", type=Path, default=Path("book/_generated/results.md"), help="page to write")
+    p.add_argument("--published", type=Path, default=None,
+                   help="reference file of published numbers (default: the one shipped with asdlib)")
+    p.set_defaults(func=_results_command)
+    return p

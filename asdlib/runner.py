@@ -1,0 +1,551 @@
+"""``asd run``: execute chapter notebooks with papermill, over machine types and seeds.
+
+    asd run NOTEBOOK [NOTEBOOK ...] --profile {ci,demo,paper} [--device auto] [--data-root DIR]
+            [--dataset 2022] [--types T1 T2 ...] [--together] [--seeds 0 1] [--out runs]
+            [--jobs N] [--resume] [--timeout SECONDS]
+
+Runs are notebooks x machine-type groups x seeds. With ``--types fan valve`` each type
+is a run of its own (``machine_types=["fan"]``) unless ``--together`` (one run with
+``machine_types=["fan", "valve"]``); without ``--types`` one run covers every type
+(``machine_types=None``). Each seed is a run (``seeds=[k]``); the default seeds are the
+profile's. Each run gets exactly :data:`asdlib.experiment.NOTEBOOK_PARAMETERS` and
+writes into its own folder ::
+
+    <out>/<profile>/<notebook stem>/<tag>/     tag: all-seed0, fan-seed1, fan+valve-seed0
+        notebook.ipynb          the executed notebook (written last: it marks the run done)
+        record.json             written by the notebook (results_dir is this folder); the
+                                runner adds a "runner" entry (wall time, paths, command)
+        error.txt               a failed run only: the error, then the traceback tail
+        notebook.failed.ipynb   a failed run only: the partially executed notebook
+
+Programmatic use::
+
+    specs = plan_runs(["notebooks/00_task_data_metrics.md"], profile="ci", machine_types=["fan"])
+    outcomes = execute_runs(specs, jobs=2, resume=True)
+    print(format_summary(outcomes))
+
+Every notebook's ``parameters`` cell is checked before anything executes. Each
+execution runs papermill in a separate Python process (its own kernel, started with
+the ``python3`` kernel of this interpreter) in the notebook's own folder, so one
+crashing run cannot take the others down; ``--jobs N`` runs N of them at a time.
+Outputs are written to temporary files and renamed, so an interrupted batch leaves
+each run either complete or visibly incomplete, and ``--resume`` re-executes only
+the incomplete ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as _dt
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from asdlib.utils import atomic_write_text
+
+NOTEBOOK_NAME = "notebook.ipynb"
+FAILED_NAME = "notebook.failed.ipynb"
+PARTIAL_NAME = ".notebook.partial.ipynb"  # papermill writes here while executing
+ERROR_NAME = "error.txt"
+RECORD_NAME = "record.json"
+KERNEL_NAME = "python3"
+NOTEBOOK_SUFFIXES = (".md", ".ipynb")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One execution: a notebook with one machine-type group and one seed."""
+
+    notebook: str            # absolute path of the source (.md or .ipynb)
+    tag: str                 # all-seed0, fan-seed1, fan+valve-seed0
+    run_dir: str             # absolute: <out>/<profile>/<stem>/<tag>
+    parameters: dict         # exactly NOTEBOOK_PARAMETERS
+    timeout: float | None = None   # papermill execution_timeout (per cell), None: no limit
+
+    @property
+    def name(self) -> str:
+        """The notebook's stem, e.g. ``00_task_data_metrics``."""
+        return Path(self.notebook).stem
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir)
+
+    def is_complete(self) -> bool:
+        """Both ``record.json`` and ``notebook.ipynb`` exist (what ``--resume`` skips)."""
+        return (self.run_path / RECORD_NAME).is_file() and (self.run_path / NOTEBOOK_NAME).is_file()
+
+
+@dataclass
+class RunOutcome:
+    """What became of one :class:`RunSpec`."""
+
+    spec: RunSpec
+    status: str              # "ok", "failed" or "skipped"
+    seconds: float | None    # wall time of the whole run (None when skipped)
+    path: str                # notebook.ipynb, or notebook.failed.ipynb / error.txt on failure
+    error: str | None = None  # first line of the error on failure
+
+
+def read_notebook(path: str | os.PathLike):
+    """An nbformat notebook from a Jupytext source (``.md``) or an ``.ipynb`` file."""
+    import nbformat
+
+    path = Path(path)
+    if path.suffix == ".ipynb":
+        return nbformat.read(str(path), as_version=4)
+    import jupytext
+
+    return jupytext.read(str(path))
+
+
+def declared_parameters(nb) -> list[str] | None:
+    """Names assigned in the notebook's cell tagged ``parameters``; None without such a cell."""
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return None
+    source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # e.g. IPython magics: fall back to papermill's own (regex) reading
+        from papermill.translators import PythonTranslator
+
+        return [p.name for p in PythonTranslator.inspect(cell)]
+    names: list[str] = []
+
+    def add(target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                add(elt)
+
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                add(target)
+        elif isinstance(node, ast.AnnAssign):
+            add(node.target)
+    return list(dict.fromkeys(names))
+
+
+def check_notebook(path: str | os.PathLike) -> list[str]:
+    """Fail unless ``path`` is a notebook whose parameters cell declares every
+    :data:`~asdlib.experiment.NOTEBOOK_PARAMETERS`; returns the declared names."""
+    from asdlib.experiment import NOTEBOOK_PARAMETERS
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook {path} does not exist")
+    if path.suffix not in NOTEBOOK_SUFFIXES:
+        raise ValueError(f"notebook {path}: expected a Jupytext .md source or an .ipynb file")
+    declared = declared_parameters(read_notebook(path))
+    if declared is None:
+        raise ValueError(f"notebook {path} has no cell tagged 'parameters'; it must declare "
+                         f"{', '.join(NOTEBOOK_PARAMETERS)}")
+    missing = [p for p in NOTEBOOK_PARAMETERS if p not in declared]
+    if missing:
+        raise ValueError(f"notebook {path}: its parameters cell does not declare {', '.join(missing)}; "
+                         f"it declares: {', '.join(declared) or '(nothing)'}; "
+                         f"asd run passes: {', '.join(NOTEBOOK_PARAMETERS)}")
+    return declared
+
+
+def run_tag(machine_types: Sequence[str] | None, seed: int) -> str:
+    """``all-seed0``, ``fan-seed1``, ``fan+valve-seed0``."""
+    return f"{'+'.join(machine_types) if machine_types else 'all'}-seed{seed}"
+
+
+def plan_runs(
+    notebooks: Sequence[str | os.PathLike],
+    profile: str,
+    *,
+    device: str = "auto",
+    data_root: str | os.PathLike | None = None,
+    dataset: int = 2022,
+    machine_types: Sequence[str] | None = None,
+    together: bool = False,
+    seeds: Sequence[int] | None = None,
+    out: str | os.PathLike = "runs",
+    timeout: float | None = None,
+) -> list[RunSpec]:
+    """The runs of notebooks x machine-type groups x seeds, after checking everything
+    that can be checked without executing: the profile, dataset, machine types and
+    seeds, and every notebook's parameters cell. Paths are made absolute (notebooks
+    execute in their own folder)."""
+    from asdlib.experiment import DATASETS
+    from asdlib.profiles import get_profile
+
+    prof = get_profile(profile)
+    if not notebooks:
+        raise ValueError("give at least one notebook")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
+    seeds = list(dict.fromkeys(prof.default_seeds if seeds is None else seeds))
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds={seeds!r}: give non-negative integers, e.g. 0 1")
+    if machine_types is not None:
+        if isinstance(machine_types, str):
+            raise ValueError(f"machine_types={machine_types!r}: give a list, e.g. [{machine_types!r}]")
+        machine_types = list(dict.fromkeys(machine_types))
+        known = DATASETS[dataset]
+        bad = [t for t in machine_types if known is not None and t not in known]
+        if bad:
+            raise ValueError(f"machine types {bad} are not DCASE {dataset} types; valid: {', '.join(known)}")
+        if not machine_types:
+            raise ValueError("--types needs at least one machine type")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout={timeout!r}: give a positive number of seconds")
+    if machine_types is None:
+        groups: list[list[str] | None] = [None]
+    elif together:
+        groups = [machine_types]
+    else:
+        groups = [[t] for t in machine_types]
+
+    paths = [Path(nb).resolve() for nb in notebooks]
+    stems: dict[str, Path] = {}
+    for path in paths:
+        check_notebook(path)
+        if path.stem in stems and stems[path.stem] != path:
+            raise ValueError(f"notebooks {stems[path.stem]} and {path} share the name {path.stem!r}; "
+                             "their results would share a folder")
+        stems[path.stem] = path
+    out = Path(out).resolve()
+    root = None if data_root is None else str(Path(data_root).resolve())
+
+    specs: list[RunSpec] = []
+    for path in dict.fromkeys(paths):
+        for group in groups:
+            for seed in seeds:
+                tag = run_tag(group, seed)
+                run_dir = out / prof.name / path.stem / tag
+                params = {"data_root": root, "dataset": dataset, "machine_types": group,
+                          "profile": prof.name, "device": device, "seeds": [seed],
+                          "results_dir": str(run_dir)}
+                specs.append(RunSpec(notebook=str(path), tag=tag, run_dir=str(run_dir),
+                                     parameters=params, timeout=timeout))
+    return specs
+
+
+# --------------------------------------------------------------------------- executing
+
+
+def _clean(run_dir: Path) -> None:
+    """Remove what an earlier execution of this run left behind."""
+    for name in (RECORD_NAME, NOTEBOOK_NAME, FAILED_NAME, ERROR_NAME, PARTIAL_NAME):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _write_error(run_dir: Path, summary: str, detail: str, max_lines: int = 200) -> None:
+    lines = _ANSI.sub("", detail).rstrip().splitlines()
+    if len(lines) > max_lines:
+        lines = [f"[... {len(lines) - max_lines} lines left out ...]"] + lines[-max_lines:]
+    atomic_write_text(run_dir / ERROR_NAME, _first_line(summary) + "\n\n" + "\n".join(lines) + "\n")
+
+
+def _fail(run_dir: Path, summary: str, detail: str) -> None:
+    partial = run_dir / PARTIAL_NAME
+    if partial.exists():
+        os.replace(partial, run_dir / FAILED_NAME)
+    (run_dir / RECORD_NAME).unlink(missing_ok=True)  # a failed run leaves no record
+    _write_error(run_dir, summary, detail)
+
+
+def execute_one(spec: RunSpec, command: str | None = None) -> bool:
+    """Execute one run in this process (papermill starts its kernel); True on success.
+
+    :func:`execute_runs` calls this in a separate process per run. On success the
+    record gets its ``runner`` entry and the executed notebook is renamed into place
+    last; on failure ``error.txt`` and ``notebook.failed.ipynb`` are left instead.
+    """
+    import papermill as pm
+
+    run_dir = spec.run_path
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _clean(run_dir)
+    partial = run_dir / PARTIAL_NAME
+    start = time.perf_counter()
+    try:
+        nb = read_notebook(spec.notebook)
+        pm.execute_notebook(nb, str(partial), parameters=dict(spec.parameters), kernel_name=KERNEL_NAME,
+                            cwd=str(Path(spec.notebook).parent), progress_bar=False, log_output=False,
+                            execution_timeout=spec.timeout)
+    except pm.PapermillExecutionError as err:
+        _fail(run_dir, f"{err.ename}: {err.evalue}", str(err))
+        return False
+    except BaseException as err:  # kernel death, timeout, bad notebook, Ctrl-C ...
+        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc())
+        if not isinstance(err, Exception):
+            raise
+        return False
+    wall = time.perf_counter() - start
+    try:
+        record_path = run_dir / RECORD_NAME
+        if not record_path.is_file():
+            raise RuntimeError(f"the notebook ran but wrote no {RECORD_NAME} into results_dir ({run_dir})")
+        record = json.loads(record_path.read_text())
+        if not isinstance(record, dict):
+            raise RuntimeError(f"{RECORD_NAME} does not hold a JSON object")
+        record["runner"] = {
+            "wall_time_s": round(wall, 3),
+            "notebook": str(run_dir / NOTEBOOK_NAME),
+            "source": spec.notebook,
+            "tag": spec.tag,
+            "command": command if command is not None else shlex.join(sys.argv),
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+        }
+        atomic_write_text(record_path, json.dumps(record, indent=1, default=str))
+        os.replace(partial, run_dir / NOTEBOOK_NAME)  # last: marks the run complete
+    except Exception as err:
+        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc())
+        return False
+    return True
+
+
+class _Pool:
+    """Worker processes of one :func:`execute_runs` call, so an interrupt can stop them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def run(self, cmd: list[str]) -> tuple[int, str]:
+        with self.lock:
+            if self.stopping:
+                return -signal.SIGTERM, "not started: the batch was interrupted"
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+            self.procs.add(proc)
+        try:
+            output, _ = proc.communicate()
+        finally:
+            with self.lock:
+                self.procs.discard(proc)
+        return proc.returncode, output
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            procs = list(self.procs)
+        for proc in procs:
+            proc.terminate()
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def execute_runs(
+    specs: Sequence[RunSpec],
+    *,
+    jobs: int = 1,
+    resume: bool = False,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[RunOutcome]:
+    """Execute ``specs``, ``jobs`` at a time, each in its own Python process; one
+    outcome per spec, in order. A failing run never stops the others.
+
+    ``resume`` skips runs that are complete (``record.json`` and ``notebook.ipynb``);
+    otherwise every run is re-executed from a clean folder. ``command`` is stored in
+    each record (default: this process's command line). ``log`` receives one line per
+    started / finished / skipped run (default: print to stderr).
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: give at least 1")
+    if log is None:
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+    command = command if command is not None else shlex.join(sys.argv)
+    total = len(specs)
+    outcomes: list[RunOutcome | None] = [None] * total
+    todo: list[int] = []
+    for i, spec in enumerate(specs):
+        if resume and spec.is_complete():
+            outcomes[i] = RunOutcome(spec, "skipped", None, str(spec.run_path / NOTEBOOK_NAME))
+            log(f"[skip {i + 1}/{total}] {spec.name} {spec.tag}: complete ({_display(spec.run_path)})")
+        else:
+            todo.append(i)
+
+    pool = _Pool()
+    counter = threading.Lock()
+    finished = [0]
+
+    def work(i: int) -> RunOutcome:
+        spec = specs[i]
+        run_dir = spec.run_path
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _clean(run_dir)  # no stale record/notebook even if the worker never starts
+        log(f"[start {i + 1}/{total}] {spec.name} {spec.tag}")
+        start = time.perf_counter()
+        payload = json.dumps({"spec": asdict(spec), "command": command})
+        code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload])
+        seconds = time.perf_counter() - start
+        if code == 0 and spec.is_complete():
+            outcome = RunOutcome(spec, "ok", seconds, str(run_dir / NOTEBOOK_NAME))
+        else:
+            if not (run_dir / ERROR_NAME).is_file():  # the worker died before it could say why
+                how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+                _fail(run_dir, f"the worker process ended without a result ({how})", output)
+            error = _first_line((run_dir / ERROR_NAME).read_text())
+            failed = run_dir / FAILED_NAME
+            outcome = RunOutcome(spec, "failed", seconds,
+                                 str(failed if failed.is_file() else run_dir / ERROR_NAME), error)
+        with counter:
+            finished[0] += 1
+            n = finished[0]
+        tail = f": {outcome.error}" if outcome.error else ""
+        log(f"[done {n}/{len(todo)}] {spec.name} {spec.tag}: {outcome.status} in {seconds:.1f} s{tail}")
+        return outcome
+
+    executor = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)))
+    try:
+        futures = {i: executor.submit(work, i) for i in todo}
+        for i, future in futures.items():
+            outcomes[i] = future.result()
+    except BaseException:
+        pool.stop()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+    return [o for o in outcomes if o is not None]
+
+
+def format_summary(outcomes: Sequence[RunOutcome]) -> str:
+    """A plain-text table: run, notebook, status, seconds, path (and the error)."""
+    rows = [("run", "notebook", "status", "seconds", "path")]
+    errors = []
+    for o in outcomes:
+        rows.append((o.spec.tag, o.spec.name, o.status, "-" if o.seconds is None else f"{o.seconds:.1f}",
+                     _display(Path(o.path))))
+        errors.append(o.error)
+    widths = [max(len(r[k]) for r in rows) for k in range(5)]
+    lines = []
+    for r, error in zip(rows, [None] + errors):
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
+                 r[3].rjust(widths[3]), r[4]]
+        line = "  ".join(cells)
+        if error:
+            line += f"  {error}"
+        lines.append(line.rstrip())
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
+    lines.append(f"{len(outcomes)} runs: {counts['ok']} ok, {counts['failed']} failed, "
+                 f"{counts['skipped']} skipped")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- command line
+
+_WORKER_FLAG = "--asd-run-worker"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``asd run``."""
+    p.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK",
+                   help="Jupytext .md sources (or .ipynb) with a cell tagged 'parameters'")
+    p.add_argument("--profile", required=True, help="ci, demo or paper (asdlib.profiles)")
+    p.add_argument("--device", default="auto", help="passed to the notebook (auto, cpu, cuda, ...)")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="a DCASE data root (default: the profile's synthetic data set)")
+    p.add_argument("--dataset", type=int, default=2022, help="DCASE year (default 2022)")
+    p.add_argument("--types", nargs="+", default=None, metavar="TYPE",
+                   help="machine types, one run each (default: one run over all types)")
+    p.add_argument("--together", action="store_true", help="one run over all --types instead of one per type")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
+                   help="one run per seed (default: the profile's seeds)")
+    p.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    p.add_argument("--jobs", type=int, default=1, help="executions in parallel (default 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip runs whose record.json and notebook.ipynb exist")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="papermill execution_timeout: the most one cell may take (default: none)")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``asd run``: plan, execute, print the summary; 1 if any run failed.
+
+    Errors in the arguments or notebooks raise ValueError/FileNotFoundError before
+    anything executes (``asd`` turns them into exit status 2)."""
+    specs = plan_runs(args.notebooks, args.profile, device=args.device, data_root=args.data_root,
+                      dataset=args.dataset, machine_types=args.types, together=args.together,
+                      seeds=args.seeds, out=args.out, timeout=args.timeout)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: give at least 1")
+    print(f"asd run: {len(specs)} runs into {_display(Path(args.out).resolve() / args.profile)}"
+          f"{' (resume)' if args.resume else ''}", file=sys.stderr, flush=True)
+    outcomes = execute_runs(specs, jobs=args.jobs, resume=args.resume)
+    print(format_summary(outcomes), flush=True)
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``run`` subcommand to ``asd``'s subparsers (``func`` = :func:`run_command`)."""
+    p = subparsers.add_parser("run", help="execute notebooks with papermill over machine types and seeds",
+                              description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    p.set_defaults(func=run_command)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asd run", description="Execute chapter notebooks with papermill.")
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``asd run`` on its own: ``main(["notebooks/x.md", "--profile", "ci"])``."""
+    args = build_parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum, frame):  # let the finally blocks stop the workers
+            raise SystemExit(128 + signum)
+        previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        return run_command(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"asd run: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("asd run: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _worker(payload: str) -> int:
+    data = json.loads(payload)
+    return 0 if execute_one(RunSpec(**data["spec"]), command=data["command"]) else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == _WORKER_FLAG:
+        sys.exit(_worker(sys.argv[2]))
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The results layer: tables from hand-made records, the published reference file, the page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import pandas as pd
+import pytest
+from scipy.stats import hmean
+
+from asdlib import results
+from asdlib.results import (ALL_TYPES, PUBLISHED_COLUMNS, collect_records, load_published, published_tables,
+                            results_page, results_tables, run_times, write_results_page)
+
+PAPER = "Wilkinghoff 2023 (ICASSP)"
+PAPER_2020 = "de Oliveira Neto & Figueiredo (GANs, DCASE 2020)"
+
+
+def _result(system, seed, per_type, year=2022):
+    """A result entry as Run.evaluate stores it; one section per type with AUCs and pAUC equal to
+    the type's value, so the per-type h-mean is that value."""
+    if year == 2020:
+        return {"system": system, "seed": seed, "notes": {}, "year": 2020, "official_score": None,
+                "overall": {}, "types": {t: {"auc_mean": v, "pauc_mean": v / 2, "n_ids": 1} for t, v in per_type.items()},
+                "sections": [{"machine_type": t, "section": 0, "auc": v, "pauc": v / 2} for t, v in per_type.items()],
+                "variant": {}}
+    return {"system": system, "seed": seed, "notes": {}, "year": 2022,
+            "official_score": hmean(list(per_type.values())), "overall": {},
+            "types": {t: {"hmean": v, "n_sections": 1} for t, v in per_type.items()},
+            "sections": [{"machine_type": t, "section": 0, "auc_source": v, "auc_target": v, "pauc": v}
+                         for t, v in per_type.items()],
+            "variant": {}}
+
+
+def _write(runs, profile, notebook, tag, *, paper, seeds, types, results_, started, wall, dataset=2022,
+           synthetic=True):
+    rec = {"schema": 1, "notebook": notebook, "paper": paper, "dataset": dataset,
+           "data_source": "synthetic" if synthetic else "real", "data_root": "/somewhere",
+           "synthetic": {"preset": profile if profile != "paper" else "full", "seed": 0,
+                         "generator_version": 1} if synthetic else None,
+           "profile": profile, "seeds": seeds, "machine_types": types, "device": "cpu",
+           "parameters": {}, "git_commit": None, "started": started, "finished": started,
+           "wall_time_s": wall, "results": results_}
+    path = runs / profile / notebook / tag / "record.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(rec))
+    return path
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    runs = tmp_path / "runs"
+    nb = "03_wilkinghoff"
+    # seed 0 written per machine type (asd run --types), seed 1 with both types together
+    _write(runs, "demo", nb, "fan-seed0", paper=PAPER, seeds=[0], types=["fan"], started="2025-01-01T00:00:10",
+           wall=30.0, results_=[_result("sub-cluster AdaCos", 0, {"fan": 0.6})])
+    _write(runs, "demo", nb, "valve-seed0", paper=PAPER, seeds=[0], types=["valve"], started="2025-01-01T00:00:20",
+           wall=40.0, results_=[_result("sub-cluster AdaCos", 0, {"valve": 0.8})])
+    _write(runs, "demo", nb, "all-seed1", paper=PAPER, seeds=[1], types=["fan", "valve"],
+           started="2025-01-01T00:00:30", wall=50.0, results_=[_result("sub-cluster AdaCos", 1, {"fan": 0.7, "valve": 0.9})])
+    # an older run of seed 0 / fan that a rerun replaced: must not count
+    _write(runs, "demo", nb, "old-fan-seed0", paper=PAPER, seeds=[0], types=["fan"], started="2024-12-31T00:00:00",
+           wall=5.0, results_=[_result("sub-cluster AdaCos", 0, {"fan": 0.1})])
+    # another profile: must not appear
+    _write(runs, "ci", nb, "all-seed0", paper=PAPER, seeds=[0], types=["fan", "valve"],
+           started="2025-01-01T00:00:40", wall=1.0, results_=[_result("sub-cluster AdaCos", 0, {"fan": 0.2, "valve": 0.2})])
+    # a DCASE 2020 chapter on real data, two seeds in one record
+    _write(runs, "demo", "01_gans", "ToyCar", paper=PAPER_2020, seeds=[0, 1], types=["ToyCar"],
+           started="2025-01-01T00:01:00", wall=125.0, dataset=2020, synthetic=False,
+           results_=[_result("GANomaly", 0, {"ToyCar": 0.5}, 2020), _result("GANomaly", 1, {"ToyCar": 0.7}, 2020)])
+    return runs
+
+
+def test_collect_filters_by_profile(runs, tmp_path):
+    assert len(collect_records(runs, "demo")) == 5
+    assert len(collect_records(runs, "ci")) == 1
+    assert collect_records(tmp_path / "nowhere", "demo") == []
+
+
+def test_table_mean_std_over_seeds_hand_computed(runs):
+    tables = results_tables(collect_records(runs, "demo"), profile="demo")
+    assert [t.meta["dataset"] for t in tables] == [2020, 2022]
+    t2020, t2022 = tables
+    key = (PAPER, "sub-cluster AdaCos")
+    assert list(t2022.cells.columns) == ["fan", "valve", ALL_TYPES]
+    # fan: seeds 0.6 (the newer record wins over 0.1) and 0.7; sample std = |a - b| / sqrt(2)
+    assert t2022.mean.loc[key, "fan"] == pytest.approx(0.65)
+    assert t2022.std.loc[key, "fan"] == pytest.approx(0.1 / math.sqrt(2))
+    assert t2022.n.loc[key, "fan"] == 2
+    assert t2022.cells.loc[key, "fan"] == "65.00 ± 7.07 (n=2)"
+    assert t2022.cells.loc[key, "valve"] == "85.00 ± 7.07 (n=2)"
+    # all types = official score per seed (h-mean over every section of both types), then mean ± std
+    s0, s1 = 2 * 0.6 * 0.8 / 1.4, 2 * 0.7 * 0.9 / 1.6          # 0.685714..., 0.7875
+    assert t2022.mean.loc[key, ALL_TYPES] == pytest.approx((s0 + s1) / 2)
+    assert t2022.std.loc[key, ALL_TYPES] == pytest.approx(abs(s0 - s1) / math.sqrt(2))
+    assert t2022.cells.loc[key, ALL_TYPES] == "73.66 ± 7.20 (n=2)"
+    # DCASE 2020: mean AUC per type, over seeds
+    assert t2020.cells.loc[(PAPER_2020, "GANomaly"), "ToyCar"] == "60.00 ± 14.14 (n=2)"
+    assert t2020.cells.loc[(PAPER_2020, "GANomaly"), ALL_TYPES] == "60.00 ± 14.14 (n=2)"
+
+
+def test_captions_name_data_source_and_profile(runs):
+    t2020, t2022 = results_tables(collect_records(runs, "demo"), profile="demo")
+    assert "SYNTHETIC" in t2022.caption and "not comparable" in t2022.caption and "'demo'" in t2022.caption
+    assert t2022.meta["synthetic"] and not t2020.meta["synthetic"]
+    assert "SYNTHETIC" not in t2020.caption and "real DCASE 2020 data" in t2020.caption
+    assert "profile 'demo'" in t2020.caption
+
+
+def test_run_times_per_chapter(runs):
+    times = run_times(collect_records(runs, "demo"))
+    assert times.loc["03_wilkinghoff", "runs"] == 4
+    assert times.loc["03_wilkinghoff", "total_s"] == pytest.approx(125.0)
+    assert times.loc["03_wilkinghoff", "total"] == "2 min 05 s"
+    assert times.loc["01_gans", "longest run"] == "2 min 05 s"
+    assert times.loc["03_wilkinghoff", "longest run"] == "50.0 s"
+
+
+def test_published_reference_file():
+    pub = load_published()
+    assert tuple(pub.columns) == PUBLISHED_COLUMNS
+    for col in ("paper", "table", "page", "system", "dataset", "machine_type", "metric"):
+        assert (pub[col].str.strip() != "").all(), col
+    # one scale for the whole file: percent
+    assert pub["value"].between(0, 100).all() and (pub["value"] > 1).any()
+    aithu = pub[pub["paper"] == "Liu et al. 2022 (AITHU)"]
+    assert len(aithu) >= 16 and {"Table 1", "Table 2"} <= set(aithu["table"])
+    for table, system in (("Table 1", "baseline-AE"), ("Table 2", "baseline-MobileNetV2")):
+        rows = aithu[(aithu["table"] == table) & (aithu["system"] == system)].set_index("machine_type")["value"]
+        assert len(rows) == 8
+        # the transcription agrees with itself: the printed h-mean column is the h-mean of the types
+        assert hmean(rows.drop("all")) == pytest.approx(rows["all"], abs=0.01)
+    assert aithu.set_index(["table", "machine_type"]).loc[("Table 1", "all"), "value"] == 52.61
+
+
+def test_published_tables_and_bad_file(tmp_path):
+    (table,) = [t for t in published_tables(load_published()) if t.meta["paper"] == "Liu et al. 2022 (AITHU)"]
+    assert "published in the paper (real dcase data)" in table.caption.lower()
+    assert table.cells.columns[-1] == ALL_TYPES
+    assert table.cells.loc[("Table 1, p. 1", "baseline-AE"), ALL_TYPES] == "52.61"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("paper,table,page,system,dataset,machine_type,metric,value,note\nP,Table 1,,S,D,fan,hmean,50,\n")
+    with pytest.raises(ValueError, match="line 2: column 'page' is empty"):
+        load_published(bad)
+
+
+def test_page_written_atomically_and_labels_synthetic(runs, tmp_path, monkeypatch):
+    calls = []
+    real = results.atomic_write_text
+
+    def spy(path, text):
+        calls.append(path)
+        real(path, text)
+
+    monkeypatch.setattr(results, "atomic_write_text", spy)
+    out = tmp_path / "book" / "_generated" / "results.md"
+    assert write_results_page(runs, "demo", out) == out
+    assert calls == [out]
+    assert [p.name for p in out.parent.iterdir()] == ["results.md"]  # no temporary file left
+    page = out.read_text()
+    assert page.startswith("# Results")
+    assert "SYNTHETIC" in page and "73.66 ± 7.20 (n=2)" in page
+    assert "published in the paper (real dcase data)" in page.lower() and "52.61" in page
+    assert "## Run times per chapter" in page and "2 min 05 s" in page
+
+
+def test_page_without_records_says_so(tmp_path):
+    page = results_page(tmp_path / "runs", "paper")
+    assert "No results records were found for profile `paper`" in page
+    assert "(n=" not in page and "Ours, DCASE" not in page   # no numbers of ours, only the published ones
+    assert "52.61" in page and "No records, so no run times." in page
+
+
+def test_cli_subcommand(runs, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="asd")
+    results.register(parser.add_subparsers(dest="command", required=True))
+    out = tmp_path / "page.md"
+    args = parser.parse_args(["results", "--runs", str(runs), "--profile", "demo", "--out", str(out)])
+    assert args.func(args) == 0
+    assert out.is_file() and "5 record(s)" in capsys.readouterr().out
+    assert isinstance(pd.read_csv(results.PUBLISHED_CSV), pd.DataFrame)

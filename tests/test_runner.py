@@ -1,0 +1,268 @@
+"""``asd run`` (asdlib.runner): planning, papermill execution, failures, resume.
+
+The notebooks here are tiny Jupytext sources that write a plain JSON record (no
+data, no start_run), so each run costs about a kernel start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import jupytext
+import pytest
+
+from asdlib.experiment import NOTEBOOK_PARAMETERS
+from asdlib.runner import main, plan_runs, register, run_command
+
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A tiny chapter
+"""
+
+PARAMETERS_CELL = """
+```{code-cell} ipython3
+:tags: [parameters]
+
+data_root = None
+dataset = 2022
+machine_types = None
+profile = "demo"
+device = "auto"
+seeds = None
+results_dir = None
+```
+"""
+
+BODY_CELL = """
+```{code-cell} ipython3
+import json, os, pathlib, sys
+if machine_types == ["bad"] or os.path.exists("FAIL"):  # FAIL is looked up in the notebook's folder
+    raise ValueError("bad machine type, on purpose")
+params = dict(data_root=data_root, dataset=dataset, machine_types=machine_types, profile=profile,
+              device=device, seeds=seeds, results_dir=results_dir)
+pathlib.Path(results_dir, "record.json").write_text(json.dumps(
+    {"parameters": params, "cwd": os.getcwd(), "prefix": sys.prefix}))
+```
+"""
+
+
+def write_notebook(folder: Path, name: str = "tiny", parameters: str = PARAMETERS_CELL) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.md"
+    path.write_text(HEADER + parameters + BODY_CELL)
+    return path
+
+
+def run_dirs(out: Path, profile: str = "ci", name: str = "tiny") -> dict[str, Path]:
+    return {p.name: p for p in sorted((out / profile / name).iterdir()) if p.is_dir()}
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def complete(tmp_path_factory):
+    """Two machine types x two seeds, two at a time."""
+    root = tmp_path_factory.mktemp("runner")
+    nb = write_notebook(root / "notebooks")
+    out = root / "runs"
+    argv = [str(nb), "--profile", "ci", "--types", "fan", "valve", "--seeds", "0", "1",
+            "--out", str(out), "--jobs", "2"]
+    return nb, out, argv
+
+
+def test_types_x_seeds_give_one_record_and_notebook_each(complete, capsys):
+    nb, out, argv = complete
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "4 runs: 4 ok, 0 failed, 0 skipped" in captured.out
+    assert captured.err.count("[start") == 4 and captured.err.count("[done") == 4
+    dirs = run_dirs(out)
+    assert sorted(dirs) == ["fan-seed0", "fan-seed1", "valve-seed0", "valve-seed1"]
+    for tag, folder in dirs.items():
+        assert sorted(p.name for p in folder.iterdir()) == ["notebook.ipynb", "record.json"]
+        record = json.loads((folder / "record.json").read_text())
+        mtype, seed = tag.split("-seed")
+        assert record["parameters"] == {"data_root": None, "dataset": 2022, "machine_types": [mtype],
+                                        "profile": "ci", "device": "auto", "seeds": [int(seed)],
+                                        "results_dir": str(folder)}
+        assert record["cwd"] == str(nb.parent)            # executed in the notebook's folder
+        assert record["prefix"] == sys.prefix             # by this environment's kernel
+        runner = record["runner"]
+        assert runner["notebook"] == str(folder / "notebook.ipynb") and runner["tag"] == tag
+        assert runner["wall_time_s"] > 0 and runner["source"] == str(nb) and runner["command"]
+        executed = nbformat.read(folder / "notebook.ipynb", as_version=4)
+        injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and f"machine_types = ['{mtype}']" in injected[0].source
+        assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code")
+        assert tag in captured.out and str(Path("fan-seed0") / "notebook.ipynb") in captured.out
+
+
+def test_resume_executes_only_the_incomplete_run(complete, capsys):
+    nb, out, argv = complete
+    dirs = run_dirs(out)
+    if len(dirs) != 4:
+        pytest.skip("needs the batch of the previous test")
+    (dirs["valve-seed0"] / "record.json").unlink()
+    before = {tag: mtimes(folder) for tag, folder in dirs.items() if tag != "valve-seed0"}
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    captured = capsys.readouterr()
+    assert "4 runs: 1 ok, 0 failed, 3 skipped" in captured.out
+    assert captured.err.count("[start") == 1 and "valve-seed0" in captured.err.split("[start")[1]
+    assert {tag: mtimes(dirs[tag]) for tag in before} == before
+    record = json.loads((dirs["valve-seed0"] / "record.json").read_text())
+    assert record["parameters"]["machine_types"] == ["valve"] and "runner" in record
+
+
+def test_a_failing_run_is_reported_and_the_others_survive(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb")
+    out = tmp_path / "runs"
+    bad = out / "ci" / "tiny" / "bad-seed0"
+    bad.mkdir(parents=True)
+    (bad / "record.json").write_text("{}")      # stale results of an earlier run
+    (bad / "notebook.ipynb").write_text("{}")
+    # 2023 has no fixed list of machine types, so "bad" reaches the notebook
+    code = main([str(nb), "--profile", "ci", "--dataset", "2023", "--types", "fan", "bad",
+                 "--out", str(out), "--jobs", "2"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "2 runs: 1 ok, 1 failed, 0 skipped" in captured.out
+    line = next(x for x in captured.out.splitlines() if x.startswith("bad-seed0"))
+    assert "failed" in line and "notebook.failed.ipynb" in line
+    assert "ValueError: bad machine type, on purpose" in line
+    assert sorted(p.name for p in bad.iterdir()) == ["error.txt", "notebook.failed.ipynb"]
+    error = (bad / "error.txt").read_text()
+    assert error.startswith("ValueError: bad machine type, on purpose") and "Traceback" in error
+    failed = nbformat.read(bad / "notebook.failed.ipynb", as_version=4)
+    assert any(o.get("output_type") == "error" for c in failed.cells for o in c.get("outputs", []))
+    good = out / "ci" / "tiny" / "fan-seed0"
+    assert json.loads((good / "record.json").read_text())["parameters"]["machine_types"] == ["fan"]
+    assert (good / "notebook.ipynb").is_file()
+
+
+def test_ipynb_input_reruns_without_resume_and_clears_a_failure(tmp_path, capsys):
+    source = write_notebook(tmp_path / "nb")
+    nb = source.with_suffix(".ipynb")
+    nbformat.write(jupytext.read(source), nb)
+    source.unlink()
+    out = tmp_path / "runs"
+    argv = [str(nb), "--profile", "ci", "--seeds", "3", "--out", str(out)]
+    folder = out / "ci" / "tiny" / "all-seed3"
+    (nb.parent / "FAIL").touch()
+    assert main(argv) == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["error.txt", "notebook.failed.ipynb"]
+    (nb.parent / "FAIL").unlink()
+    assert main(argv) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["notebook.ipynb", "record.json"]
+    record = json.loads((folder / "record.json").read_text())
+    assert record["parameters"]["machine_types"] is None and record["parameters"]["seeds"] == [3]
+    first = mtimes(folder)
+    assert main(argv) == 0  # complete, but no --resume: executed again
+    assert all(mtimes(folder)[name] > first[name] for name in first)
+    assert "1 runs: 1 ok" in capsys.readouterr().out
+
+
+def test_resume_after_the_batch_is_killed_half_way(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb")
+    out = tmp_path / "runs"
+    argv = [str(nb), "--profile", "ci", "--types", "fan", "valve", "gearbox", "--out", str(out)]
+    first = out / "ci" / "tiny" / "fan-seed0"
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "asdlib.runner", *argv, "--jobs", "1"],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not (first / "notebook.ipynb").is_file():
+                assert proc.poll() is None, (tmp_path / "log.txt").read_text()
+                assert time.monotonic() < deadline, "the first run did not finish in 60 s"
+                time.sleep(0.05)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # the runner and its worker, like a lost session
+            proc.wait()
+    dirs = run_dirs(out)
+    assert not any((dirs[t] / "notebook.ipynb").exists() for t in dirs if t != "fan-seed0")
+    before = mtimes(first)
+    assert sorted(before) == ["notebook.ipynb", "record.json"]
+    capsys.readouterr()
+    assert main(argv + ["--resume", "--jobs", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "3 runs: 2 ok, 0 failed, 1 skipped" in captured.out
+    assert mtimes(first) == before
+    for tag in ("valve-seed0", "gearbox-seed0"):
+        folder = out / "ci" / "tiny" / tag
+        assert sorted(p.name for p in folder.iterdir()) == ["notebook.ipynb", "record.json"]
+
+
+def test_a_notebook_missing_a_parameter_fails_before_anything_runs(tmp_path, capsys):
+    good = write_notebook(tmp_path / "nb", "good")
+    bad = write_notebook(tmp_path / "nb", "bad", PARAMETERS_CELL.replace("results_dir = None\n", ""))
+    out = tmp_path / "runs"
+    assert main([str(good), str(bad), "--profile", "ci", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not declare results_dir" in err
+    assert "it declares: data_root, dataset, machine_types, profile, device, seeds" in err
+    assert not out.exists()
+    untagged = write_notebook(tmp_path / "nb", "untagged", PARAMETERS_CELL.replace(":tags: [parameters]\n", ""))
+    assert main([str(untagged), "--profile", "ci", "--out", str(out)]) == 2
+    assert "has no cell tagged 'parameters'" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.md"), "--profile", "ci", "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_bad_profile_types_or_seeds_fail_at_once_with_the_valid_values(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb")
+    out = tmp_path / "runs"
+    assert main([str(nb), "--profile", "fast", "--out", str(out)]) == 2
+    assert "valid profiles: ci, demo, paper" in capsys.readouterr().err
+    assert main([str(nb), "--profile", "ci", "--types", "fna", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "['fna'] are not DCASE 2022 types" in err and "fan" in err
+    assert main([str(nb), "--profile", "ci", "--seeds", "-1", "--out", str(out)]) == 2
+    assert "non-negative" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_plan_runs_groups_types_and_seeds(tmp_path):
+    nb = write_notebook(tmp_path / "nb")
+    specs = plan_runs([nb], "demo", machine_types=["fan", "valve"], together=True, out=tmp_path / "o",
+                      data_root="rel/data", timeout=30)
+    assert [s.tag for s in specs] == ["fan+valve-seed0", "fan+valve-seed1"]  # demo's default seeds
+    assert all(tuple(s.parameters) == NOTEBOOK_PARAMETERS for s in specs)
+    assert specs[0].parameters["machine_types"] == ["fan", "valve"] and specs[1].parameters["seeds"] == [1]
+    assert specs[0].parameters["data_root"] == str(Path("rel/data").resolve())  # notebooks run elsewhere
+    assert specs[0].run_dir == str((tmp_path / "o" / "demo" / "tiny" / "fan+valve-seed0").resolve())
+    assert specs[0].timeout == 30
+    specs = plan_runs([nb], "paper", seeds=[4], out=tmp_path / "o")
+    assert [s.tag for s in specs] == ["all-seed4"] and specs[0].parameters["machine_types"] is None
+    specs = plan_runs([nb], "ci", machine_types=["fan", "valve"], out=tmp_path / "o")
+    assert [s.tag for s in specs] == ["fan-seed0", "valve-seed0"]
+
+
+def test_register_adds_the_run_subcommand():
+    parser = argparse.ArgumentParser(prog="asd")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["run", "a.md", "b.md", "--profile", "ci", "--types", "fan", "--together",
+                              "--seeds", "0", "1", "--jobs", "2", "--resume", "--timeout", "60"])
+    assert args.func is run_command and args.notebooks == [Path("a.md"), Path("b.md")]
+    assert (args.types, args.together, args.seeds, args.jobs, args.resume, args.timeout) == (
+        ["fan"], True, [0, 1], 2, True, 60.0)
+    assert (args.device, args.dataset, args.out, args.data_root) == ("auto", 2022, Path("runs"), None)
