@@ -227,7 +227,7 @@ class ResultsTable:
     meta: dict = field(default_factory=dict)
 
     def to_markdown(self) -> str:
-        """A MyST ``{table}`` directive holding a pipe table, with the caption."""
+        """The caption (a paragraph) and a pipe table, in MyST markdown."""
         return _myst_table(self.caption, self.cells)
 
 
@@ -259,11 +259,11 @@ def results_tables(records: Iterable[Mapping[str, Any]], profile: str | None = N
             [[format_cell(mean.iat[i, j], std.iat[i, j], int(n.iat[i, j])) for j in range(len(columns))]
              for i in range(len(index))], index=index, columns=columns)
         metric = grp["metric"].iloc[0]
-        what = ("official DCASE h-mean of AUC(source), AUC(target) and pAUC per machine type; "
-                "all types = official score" if metric == "hmean"
-                else "mean AUC over machine IDs per machine type; all types = mean over types")
+        what = ("Official DCASE h-mean of AUC(source), AUC(target) and pAUC per machine type "
+                "(all types: the official score)" if metric == "hmean"
+                else "Mean AUC over the machine IDs of each type (all types: mean over the types)")
         prof = profile if profile is not None else ", ".join(sorted(map(str, grp["profile"].unique())))
-        caption = (f"Ours, DCASE {edition}, {label}; profile '{prof}'. {what}, in %, "
+        caption = (f"Ours: DCASE {edition}, {label}; profile '{prof}'. {what}, in %, "
                    "mean ± std over seeds (n = number of seeds).")
         tables.append(ResultsTable(caption=caption, cells=cells, mean=mean, std=std, n=n,
                                    meta={"dataset": int(edition), "data_label": label, "metric": metric,
@@ -386,7 +386,9 @@ def _pipe_table(cells: pd.DataFrame) -> str:
 
 
 def _myst_table(caption: str, cells: pd.DataFrame) -> str:
-    return f"````{{table}} {_escape(caption)}\n{_pipe_table(cells)}\n````"
+    # The caption is a paragraph above a pipe table, not a numbered {table} directive: the
+    # book's own table numbers would read like the papers' ("Table 1").
+    return f"{_escape(caption)}\n\n{_pipe_table(cells)}"
 
 
 EXPLANATION = """\
@@ -397,7 +399,8 @@ For DCASE 2022 data, a cell of our tables is the **official DCASE 2022 h-mean** 
 AUC(source), AUC(target) and pAUC over the sections of one machine type (AUC(source)
 and AUC(target) each use all anomalies of both domains; pAUC uses all clips of the
 section with a maximum false-positive rate of 0.1); the *all types* column is the
-official score, the same h-mean over every section of every machine type. For DCASE
+official score, the same h-mean over every section of every machine type that row has
+results for (seeds missing a type are left out of it). For DCASE
 2020 data a cell is the mean AUC over the machine IDs of a type. Cells are in percent,
 **mean ± standard deviation over seeds** (sample standard deviation; *n* is the number
 of seeds; one seed shows no deviation). Every table names its data in the caption:
@@ -438,7 +441,8 @@ def results_page(runs_dir: str | os.PathLike, profile: str,
                   f"`{runs_dir}`, but none holds an evaluated system, so there is no table of ours.",
                   ":::", ""]
 
-    papers = list(dict.fromkeys([p for t in ours for p in t.meta["papers"]] + list(pub["paper"])))
+    found = [p for t in ours for p in t.meta["papers"]] + list(pub["paper"])
+    papers = [p for p in PAPERS.values() if p in found] + [p for p in dict.fromkeys(found) if p not in PAPERS.values()]
     for paper in papers:
         parts += [f"## {paper}", ""]
         mine = [t for t in ours if paper in t.meta["papers"]]

@@ -169,7 +169,7 @@ def test_page_written_atomically_and_labels_synthetic(runs, tmp_path, monkeypatc
 def test_page_without_records_says_so(tmp_path):
     page = results_page(tmp_path / "runs", "paper")
     assert "No results records were found for profile `paper`" in page
-    assert "(n=" not in page and "Ours, DCASE" not in page   # no numbers of ours, only the published ones
+    assert "(n=" not in page and "Ours: DCASE" not in page   # no numbers of ours, only the published ones
     assert "52.61" in page and "No records, so no run times." in page
 
 
