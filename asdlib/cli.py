@@ -5,6 +5,7 @@
     asd evaluate SCORE_DIR --ground-truth GT_DIR
     asd bench features [--clips N] [--device cpu]
     asd bench synth [--preset demo]
+    asd run notebooks/*.md --profile demo [--types ...] [--seeds ...] [--jobs N] [--resume]
     asd results [--runs runs] [--profile demo] [--out book/_generated/results.md]
     asd refresh-notebooks [notebooks/*.md]
 """
@@ -147,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_bench)
-    from asdlib import results
+    from asdlib import results, runner
 
+    runner.register(sub)
     results.register(sub)
 
     p = sub.add_parser("refresh-notebooks", help="re-execute the ci-profile copies of the chapters for nbval")

@@ -39,6 +39,7 @@ import argparse
 import ast
 import datetime as _dt
 import json
+import math
 import os
 import re
 import shlex
@@ -77,7 +78,7 @@ class RunSpec:
     tag: str                 # all-seed0, fan-seed1, fan+valve-seed0
     run_dir: str             # absolute: <out>/<profile>/<stem>/<tag>
     parameters: dict         # exactly NOTEBOOK_PARAMETERS
-    timeout: float | None = None   # papermill execution_timeout (per cell), None: no limit
+    timeout: int | None = None     # papermill execution_timeout (seconds per cell), None: no limit
 
     @property
     def name(self) -> str:
@@ -211,8 +212,10 @@ def plan_runs(
             raise ValueError(f"machine types {bad} are not DCASE {dataset} types; valid: {', '.join(known)}")
         if not machine_types:
             raise ValueError("--types needs at least one machine type")
-    if timeout is not None and timeout <= 0:
-        raise ValueError(f"timeout={timeout!r}: give a positive number of seconds")
+    if timeout is not None:
+        if timeout <= 0:
+            raise ValueError(f"timeout={timeout!r}: give a positive number of seconds")
+        timeout = math.ceil(timeout)  # nbclient takes whole seconds
     if machine_types is None:
         groups: list[list[str] | None] = [None]
     elif together:
@@ -265,10 +268,28 @@ def _write_error(run_dir: Path, summary: str, detail: str, max_lines: int = 200)
     atomic_write_text(run_dir / ERROR_NAME, _first_line(summary) + "\n\n" + "\n".join(lines) + "\n")
 
 
-def _fail(run_dir: Path, summary: str, detail: str) -> None:
+def _move_notebook(run_dir: Path, name: str, source: str | None) -> None:
+    """Rename the partial notebook to ``name``, first pointing papermill's metadata at
+    the source and the final path (papermill ran from a notebook object it stores whole,
+    into the temporary file)."""
     partial = run_dir / PARTIAL_NAME
-    if partial.exists():
-        os.replace(partial, run_dir / FAILED_NAME)
+    if source is not None:
+        import nbformat
+
+        try:
+            nb = nbformat.read(str(partial), as_version=4)
+            meta = nb.metadata.setdefault("papermill", {})
+            meta["input_path"] = source
+            meta["output_path"] = str(run_dir / name)
+            nbformat.write(nb, str(partial))
+        except Exception:  # a notebook cut short by a kill: keep it as it is
+            pass
+    os.replace(partial, run_dir / name)
+
+
+def _fail(run_dir: Path, summary: str, detail: str, source: str | None = None) -> None:
+    if (run_dir / PARTIAL_NAME).exists():
+        _move_notebook(run_dir, FAILED_NAME, source)
     (run_dir / RECORD_NAME).unlink(missing_ok=True)  # a failed run leaves no record
     _write_error(run_dir, summary, detail)
 
@@ -293,10 +314,10 @@ def execute_one(spec: RunSpec, command: str | None = None) -> bool:
                             cwd=str(Path(spec.notebook).parent), progress_bar=False, log_output=False,
                             execution_timeout=spec.timeout)
     except pm.PapermillExecutionError as err:
-        _fail(run_dir, f"{err.ename}: {err.evalue}", str(err))
+        _fail(run_dir, f"{err.ename}: {err.evalue}", str(err), spec.notebook)
         return False
     except BaseException as err:  # kernel death, timeout, bad notebook, Ctrl-C ...
-        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc())
+        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc(), spec.notebook)
         if not isinstance(err, Exception):
             raise
         return False
@@ -317,9 +338,9 @@ def execute_one(spec: RunSpec, command: str | None = None) -> bool:
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
         }
         atomic_write_text(record_path, json.dumps(record, indent=1, default=str))
-        os.replace(partial, run_dir / NOTEBOOK_NAME)  # last: marks the run complete
+        _move_notebook(run_dir, NOTEBOOK_NAME, spec.notebook)  # last: marks the run complete
     except Exception as err:
-        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc())
+        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc(), spec.notebook)
         return False
     return True
 
@@ -397,23 +418,33 @@ def execute_runs(
     counter = threading.Lock()
     finished = [0]
 
-    def work(i: int) -> RunOutcome:
-        spec = specs[i]
+    def attempt(spec: RunSpec) -> tuple[bool, str]:
+        """Clean the run's folder and execute it in a worker process: (success, error line)."""
         run_dir = spec.run_path
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _clean(run_dir)  # no stale record/notebook even if the worker never starts
-        log(f"[start {i + 1}/{total}] {spec.name} {spec.tag}")
-        start = time.perf_counter()
-        payload = json.dumps({"spec": asdict(spec), "command": command})
-        code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload])
-        seconds = time.perf_counter() - start
-        if code == 0 and spec.is_complete():
-            outcome = RunOutcome(spec, "ok", seconds, str(run_dir / NOTEBOOK_NAME))
-        else:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            _clean(run_dir)  # no stale record/notebook even if the worker never starts
+            payload = json.dumps({"spec": asdict(spec), "command": command})
+            code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload])
+            if code == 0 and spec.is_complete():
+                return True, ""
             if not (run_dir / ERROR_NAME).is_file():  # the worker died before it could say why
                 how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
                 _fail(run_dir, f"the worker process ended without a result ({how})", output)
-            error = _first_line((run_dir / ERROR_NAME).read_text())
+            return False, _first_line((run_dir / ERROR_NAME).read_text())
+        except Exception as err:  # e.g. the folder cannot be written: this run fails, not the batch
+            return False, f"{type(err).__name__}: {err}"
+
+    def work(i: int) -> RunOutcome:
+        spec = specs[i]
+        run_dir = spec.run_path
+        log(f"[start {i + 1}/{total}] {spec.name} {spec.tag}")
+        start = time.perf_counter()
+        ok, error = attempt(spec)
+        seconds = time.perf_counter() - start
+        if ok:
+            outcome = RunOutcome(spec, "ok", seconds, str(run_dir / NOTEBOOK_NAME))
+        else:
             failed = run_dir / FAILED_NAME
             outcome = RunOutcome(spec, "failed", seconds,
                                  str(failed if failed.is_file() else run_dir / ERROR_NAME), error)
@@ -455,7 +486,7 @@ def format_summary(outcomes: Sequence[RunOutcome]) -> str:
             line += f"  {error}"
         lines.append(line.rstrip())
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
-    lines.append(f"{len(outcomes)} runs: {counts['ok']} ok, {counts['failed']} failed, "
+    lines.append(f"{len(outcomes)} run{'' if len(outcomes) == 1 else 's'}: {counts['ok']} ok, {counts['failed']} failed, "
                  f"{counts['skipped']} skipped")
     return "\n".join(lines)
 
@@ -497,7 +528,7 @@ def run_command(args: argparse.Namespace) -> int:
                       seeds=args.seeds, out=args.out, timeout=args.timeout)
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: give at least 1")
-    print(f"asd run: {len(specs)} runs into {_display(Path(args.out).resolve() / args.profile)}"
+    print(f"asd run: {len(specs)} run{'' if len(specs) == 1 else 's'} into {_display(Path(args.out).resolve() / args.profile)}"
           f"{' (resume)' if args.resume else ''}", file=sys.stderr, flush=True)
     outcomes = execute_runs(specs, jobs=args.jobs, resume=args.resume)
     print(format_summary(outcomes), flush=True)

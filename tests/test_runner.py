@@ -113,6 +113,8 @@ def test_types_x_seeds_give_one_record_and_notebook_each(complete, capsys):
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and f'machine_types = ["{mtype}"]' in injected[0].source
         assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code")
+        assert executed.metadata.papermill.input_path == str(nb)
+        assert executed.metadata.papermill.output_path == str(folder / "notebook.ipynb")
         assert tag in captured.out and str(Path("fan-seed0") / "notebook.ipynb") in captured.out
 
 
@@ -153,6 +155,7 @@ def test_a_failing_run_is_reported_and_the_others_survive(tmp_path, capsys):
     error = (bad / "error.txt").read_text()
     assert error.startswith("ValueError: bad machine type, on purpose") and "Traceback" in error
     failed = nbformat.read(bad / "notebook.failed.ipynb", as_version=4)
+    assert failed.metadata.papermill.output_path == str(bad / "notebook.failed.ipynb")
     assert any(o.get("output_type") == "error" for c in failed.cells for o in c.get("outputs", []))
     good = out / "ci" / "tiny" / "fan-seed0"
     assert json.loads((good / "record.json").read_text())["parameters"]["machine_types"] == ["fan"]
@@ -178,7 +181,7 @@ def test_ipynb_input_reruns_without_resume_and_clears_a_failure(tmp_path, capsys
     first = mtimes(folder)
     assert main(argv) == 0  # complete, but no --resume: executed again
     assert all(mtimes(folder)[name] > first[name] for name in first)
-    assert "1 runs: 1 ok" in capsys.readouterr().out
+    assert "1 run: 1 ok" in capsys.readouterr().out
 
 
 def test_resume_after_the_batch_is_killed_half_way(tmp_path, capsys):

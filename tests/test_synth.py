@@ -194,3 +194,17 @@ def test_every_fault_changes_the_sound_more_than_normal_variation(machine):
     for fault in MACHINES[machine].faults:
         change = top(stats(fault) - normals[0])  # same seed: only the fault differs
         assert change > spread, f"{machine}/{fault}: change {change:.2f} dB vs normal spread {spread:.2f} dB"
+
+
+def test_concurrent_requests_for_the_same_data_set_both_succeed(tmp_path):
+    """Parallel notebook runs (asd run --jobs N) all ask for the profile's data set at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(_):
+        return generate(tmp_path / "shared", preset="ci", seed=0, machine_types=["gearbox"], jobs=1, progress=False)
+
+    with ThreadPoolExecutor(3) as pool:
+        roots = list(pool.map(make, range(3)))
+    assert len(set(roots)) == 1 and (roots[0] / "synth.json").is_file()
+    assert not (roots[0] / "synth.partial.json").exists()
+    assert len(list(roots[0].rglob("*.wav"))) == 6 * (CI.n_train_source + CI.n_train_target + 4 * CI.n_test)

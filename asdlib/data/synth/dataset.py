@@ -30,6 +30,7 @@ run resumes where it stopped.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import zlib
@@ -310,6 +311,15 @@ def generate(
         "fault_gain": {t: FAULT_GAIN[t] for t in machine_types},
     }
     key = stable_hash(config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One writer at a time: parallel notebook runs all ask for the profile's data set.
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _generate_locked(out, config, key, preset, year, seed, machine_types, jobs, progress)
+
+
+def _generate_locked(out: Path, config: dict, key: str, preset: Preset, year: int, seed: int,
+                     machine_types: list[str], jobs: int | None, progress: bool) -> Path:
     manifest, partial = out / "synth.json", out / "synth.partial.json"
     for existing in (manifest, partial):
         if existing.exists():
