@@ -8,19 +8,23 @@ PY     := $(VENV)/bin/python
 ASD    := $(VENV)/bin/asd
 STAMP  := $(VENV)/.asdlib-installed
 
-# Where the book's data comes from: empty = the synthetic demo data set, generated once.
+# The book's run: empty DATA = the synthetic data set of the profile, generated once.
+# `make book DATA=/data/dcase2022 DEVICE=cuda PROFILE=paper` is the same on real data on a GPU.
 DATA    ?=
+DEVICE  ?= auto
+PROFILE ?= demo
+JOBS    ?= 1
+RESUME  ?= --resume
+RUNS    ?= runs
 YEAR    ?= 2022
 PRESET  ?= demo
 SEED    ?= 0
 SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)
-DEVICE  ?= auto
-PROFILE ?= demo
 
 .PHONY: book test install lab synth refresh-notebooks clean help
 
 help:
-	@echo "make book   build the main job (now: generate + summarise the synthetic demo data set)"
+	@echo "make book   run every chapter (papermill), then build the book (Jupyter Book, -W)"
 	@echo "make test   run the whole test suite"
 	@echo "make lab    JupyterLab with Jupytext: open notebooks/*.md as notebooks"
 	@echo "make refresh-notebooks  re-execute the ci copies of the chapters that nbval checks"
@@ -39,13 +43,15 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Every chapter with papermill (completed runs are kept: RESUME= to redo them), then the
+# results page and the executed chapters into book/_generated/, then Jupyter Book with -W.
 book: $(STAMP)
-ifeq ($(strip $(DATA)),)
-	$(ASD) synth --year $(YEAR) --preset $(PRESET) --seed $(SEED) --out $(SYNTH)
-	$(ASD) summary $(SYNTH)
-else
-	$(ASD) summary $(DATA)
-endif
+	$(ASD) run notebooks/*.md --profile $(PROFILE) --device $(DEVICE) --jobs $(JOBS) --out $(RUNS) \
+		$(if $(strip $(DATA)),--data-root $(DATA)) $(RESUME)
+	$(ASD) results --runs $(RUNS) --profile $(PROFILE) --out book/_generated/results.md \
+		--chapters book/_generated/chapters
+	$(VENV)/bin/jupyter-book build . -W
+	@echo "The book: $(CURDIR)/_build/html/index.html"
 
 synth: $(STAMP)
 	$(ASD) synth --year $(YEAR) --preset $(PRESET) --seed $(SEED) --out $(SYNTH) --check
@@ -60,4 +66,4 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks
 
 clean:
-	rm -rf data cache results runs _build .pytest_cache
+	rm -rf data cache results runs _build book/_generated .pytest_cache

@@ -77,6 +77,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -87,7 +88,7 @@ import pandas as pd
 from asdlib.data.layout import TYPES_2020, TYPES_2022
 from asdlib.experiment import load_records
 from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean
-from asdlib.utils import atomic_write_text
+from asdlib.utils import atomic_path, atomic_write_text
 
 PUBLISHED_CSV = Path(__file__).with_name("published_results.csv")
 """The reference file of the papers' published numbers (format in the module docstring)."""
@@ -485,10 +486,39 @@ def write_results_page(runs_dir: str | os.PathLike, profile: str, out_path: str 
 # -------------------------------------------------------------------------------- CLI
 
 
+def copy_chapters(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike) -> list[Path]:
+    """Copy one executed notebook per chapter into ``out_dir/<notebook>.ipynb`` (atomically).
+
+    The book shows, for each chapter, the run over all machine types with the lowest
+    seed when there is one, else the lowest-seed run of the first machine type group.
+    """
+    best: dict[str, tuple[tuple, Path]] = {}
+    for record in records:
+        runner = record.get("runner") or {}
+        source = Path(runner.get("notebook", ""))
+        if not runner or not source.is_file():
+            continue
+        tag = runner.get("tag", "")
+        rank = (0 if tag.startswith("all-") else 1, min(record.get("seeds") or [0]), tag)
+        name = record["notebook"]
+        if name not in best or rank < best[name][0]:
+            best[name] = (rank, source)
+    written = []
+    for name, (_, source) in sorted(best.items()):
+        target = Path(out_dir) / f"{name}.ipynb"
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        written.append(target)
+    return written
+
+
 def _results_command(args: argparse.Namespace) -> int:
     records = collect_records(args.runs, args.profile)
     path = write_results_page(args.runs, args.profile, args.out, published=args.published)
     print(f"results page for profile '{args.profile}': {len(records)} record(s) under {args.runs} -> {path}")
+    if args.chapters is not None:
+        for target in copy_chapters(records, args.chapters):
+            print(f"chapter: {target}")
     for table in results_tables(records, profile=args.profile):
         print(f"\n{table.caption}")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -506,5 +536,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("book/_generated/results.md"), help="page to write")
     p.add_argument("--published", type=Path, default=None,
                    help="reference file of published numbers (default: the one shipped with asdlib)")
+    p.add_argument("--chapters", type=Path, default=None,
+                   help="also copy one executed notebook per chapter into this folder (for the book)")
     p.set_defaults(func=_results_command)
     return p

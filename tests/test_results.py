@@ -181,3 +181,17 @@ def test_cli_subcommand(runs, tmp_path, capsys):
     assert args.func(args) == 0
     assert out.is_file() and "5 record(s)" in capsys.readouterr().out
     assert isinstance(pd.read_csv(results.PUBLISHED_CSV), pd.DataFrame)
+
+
+def test_copy_chapters_prefers_the_all_types_run_with_the_lowest_seed(tmp_path):
+    from asdlib.results import copy_chapters
+
+    records = []
+    for tag, seeds in [("all-seed1", [1]), ("all-seed0", [0]), ("fan-seed0", [0])]:
+        nb = tmp_path / "runs" / tag / "notebook.ipynb"
+        nb.parent.mkdir(parents=True)
+        nb.write_text(tag)
+        records.append({"notebook": "00_x", "seeds": seeds, "runner": {"notebook": str(nb), "tag": tag}})
+    written = copy_chapters(records, tmp_path / "chapters")
+    assert [p.name for p in written] == ["00_x.ipynb"]
+    assert written[0].read_text() == "all-seed0"
