@@ -1,14 +1,15 @@
-"""Small helpers shared by every layer: atomic writes and stable hashing."""
+"""Small helpers shared by every layer: atomic writes, stable hashing, progress bars."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 
 @contextlib.contextmanager
@@ -47,3 +48,29 @@ def stable_hash(obj) -> str:
     """A short, stable hex digest of a JSON-serialisable object (key order ignored)."""
     blob = json.dumps(obj, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+if importlib.util.find_spec("ipywidgets") is not None:  # widget bar in Jupyter, text elsewhere
+    from tqdm.auto import tqdm as _tqdm
+else:  # tqdm.auto would warn "IProgress not found" in every notebook; use the text bar
+    from tqdm.std import tqdm as _tqdm
+
+
+def progress_bar(
+    iterable: Iterable | None = None,
+    *,
+    desc: str | None = None,
+    total: int | None = None,
+    enabled: bool = True,
+    leave: bool = True,
+    unit: str = "step",
+) -> _tqdm:
+    """A tqdm bar over ``iterable`` (or a manual one when ``iterable`` is None).
+
+    ``enabled=False`` gives a disabled bar (same API, prints nothing). When enabled,
+    tqdm's ``TQDM_*`` environment variables apply, e.g. ``TQDM_DISABLE=1`` silences
+    every bar of a batch run, ``TQDM_MININTERVAL=5`` redraws less often in logs.
+    Update the postfix with ``bar.set_postfix(loss=..., refresh=False)``.
+    """
+    kwargs = {} if enabled else {"disable": True}
+    return _tqdm(iterable, desc=desc, total=total, leave=leave, unit=unit, dynamic_ncols=True, **kwargs)

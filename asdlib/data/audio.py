@@ -32,6 +32,7 @@ import numpy as np
 import soundfile as sf
 
 from asdlib.data.errors import DataError
+from asdlib.utils import progress_bar
 
 SAMPLE_RATE = 16_000
 
@@ -134,9 +135,7 @@ def load_clips(
         duration = clip_seconds(paths, sr)
     iterator = paths
     if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(paths, desc="loading audio", unit="clip", leave=False)
+        iterator = progress_bar(paths, desc="loading audio", unit="clip", leave=False)
     clips = [read_wav(p, sr) for p in iterator]
     n = round(duration * sr)
     out = np.empty((len(clips), n), dtype=np.float32)

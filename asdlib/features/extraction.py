@@ -15,6 +15,7 @@ from torch import Tensor
 
 from asdlib.data.audio import SAMPLE_RATE, clip_seconds, load_clips
 from asdlib.data.errors import DataError
+from asdlib.utils import progress_bar
 from asdlib.features.cache import (
     cache_key,
     cache_slot,
@@ -135,8 +136,6 @@ def _compute(
     progress: bool | None,
 ) -> Tensor:
     """Load ``paths`` in chunks (read ahead on :func:`loader_threads` threads); compute ``feature`` on ``device``."""
-    from tqdm.auto import tqdm
-
     n = len(paths)
     chunks = [paths[i : i + batch_size] for i in range(0, n, batch_size)]
     show = n >= PROGRESS_MIN_CLIPS if progress is None else progress
@@ -144,7 +143,7 @@ def _compute(
     start = 0
     audio_chunks = _read_ahead(chunks, lambda c: load_clips(c, sr, duration), loader_threads(device))
     with (
-        tqdm(total=n, desc=f"{feature_name(feature)} features", unit="clip", disable=not show, leave=False) as bar,
+        progress_bar(total=n, desc=f"{feature_name(feature)} features", unit="clip", enabled=show, leave=False) as bar,
         torch.no_grad(),
         closing(audio_chunks),
     ):

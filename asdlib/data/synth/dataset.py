@@ -47,7 +47,7 @@ from asdlib.data.layout import TYPES_2020, TYPES_2022
 from asdlib.data.synth.machines import MACHINES, make_unit
 from asdlib.data.synth.noise import factory_noise, make_environment
 from asdlib.data.synth.signals import db_to_gain
-from asdlib.utils import atomic_path, atomic_write_text, stable_hash
+from asdlib.utils import atomic_path, atomic_write_text, progress_bar, stable_hash
 
 SR = 16_000
 GENERATOR_VERSION = 1  # bump when the sound models change: old data sets are then regenerated
@@ -342,9 +342,7 @@ def _generate_locked(out: Path, config: dict, key: str, preset: Preset, year: in
     chunks = [clips[i:i + 16] for i in range(0, len(clips), 16)]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(clips), desc=f"synth {year} {preset.name}", unit="clip")
+        bar = progress_bar(total=len(clips), desc=f"synth {year} {preset.name}", unit="clip")
     if jobs == 1:
         for chunk in chunks:
             done = _write_clips((chunk, preset, seed, str(out)))
