@@ -21,12 +21,19 @@ from asdlib.utils import atomic_path
 CI_PARAMETERS = {"profile": "ci", "device": "cpu"}
 
 
+CHECKED = "nbval-check-output"
+
+
 def strip_run_metadata(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop what changes from run to run without meaning anything (timings, durations)."""
+    """Drop what changes from run to run without meaning anything (timings, durations), and
+    the outputs nbval does not compare (cells not tagged ``nbval-check-output``: figures,
+    audio), which keeps the committed copies small and their diffs readable."""
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code" and CHECKED not in cell.metadata.get("tags", []):
+            cell.outputs = []
     return nb
 
 
