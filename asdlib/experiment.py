@@ -31,7 +31,7 @@ import pandas as pd
 from asdlib.data.layout import TYPES_2020, TYPES_2022, index_dataset
 from asdlib.data.synth import generate, read_manifest
 from asdlib.metrics import evaluate_scores
-from asdlib.profiles import Profile, chapter_settings, get_profile
+from asdlib.profiles import Profile, chapter_settings, default_seeds, get_profile
 from asdlib.train import resolve_device
 from asdlib.utils import atomic_write_text
 
@@ -173,7 +173,7 @@ def start_run(
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
     if seeds is None:
-        seeds = list(prof.default_seeds)
+        seeds = list(default_seeds(notebook, profile))
     if isinstance(seeds, (int, str)) or not all(isinstance(s, int) and s >= 0 for s in seeds) or not seeds:
         raise ValueError(f"seeds={seeds!r}: give a non-empty list of non-negative integers, e.g. [0, 1]")
     known = DATASETS[dataset]

@@ -192,16 +192,17 @@ def plan_runs(
     seeds, and every notebook's parameters cell. Paths are made absolute (notebooks
     execute in their own folder)."""
     from asdlib.experiment import DATASETS
-    from asdlib.profiles import get_profile
+    from asdlib.profiles import default_seeds, get_profile
 
     prof = get_profile(profile)
     if not notebooks:
         raise ValueError("give at least one notebook")
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
-    seeds = list(dict.fromkeys(prof.default_seeds if seeds is None else seeds))
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise ValueError(f"seeds={seeds!r}: give non-negative integers, e.g. 0 1")
+    if seeds is not None:
+        seeds = list(dict.fromkeys(seeds))
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+            raise ValueError(f"seeds={seeds!r}: give non-negative integers, e.g. 0 1")
     if machine_types is not None:
         if isinstance(machine_types, str):
             raise ValueError(f"machine_types={machine_types!r}: give a list, e.g. [{machine_types!r}]")
@@ -237,7 +238,7 @@ def plan_runs(
     specs: list[RunSpec] = []
     for path in dict.fromkeys(paths):
         for group in groups:
-            for seed in seeds:
+            for seed in seeds if seeds is not None else default_seeds(path.stem, prof.name):
                 tag = run_tag(group, seed)
                 run_dir = out / prof.name / path.stem / tag
                 params = {"data_root": root, "dataset": dataset, "machine_types": group,
