@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 
 from asdlib.data.audio import load_clips
+from asdlib.bench.features import write_clips
 from asdlib.features import (
     LogMelConfig,
     SpectrumConfig,
@@ -49,16 +50,6 @@ def machine_signal(n_clips: int, seconds: float, seed: int = 0) -> np.ndarray:
         x = tones + noise
         out[i] = 0.5 * x / np.abs(x).max()
     return out
-
-
-def write_wavs(folder: Path, audio: np.ndarray) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, clip in enumerate(audio):
-        p = folder / f"clip_{i:03d}.wav"
-        sf.write(p, clip, SR, subtype="PCM_16")
-        paths.append(p)
-    return paths
 
 
 def librosa_log_mel(y: np.ndarray, n_fft: int = 1024, hop: int = 512, n_mels: int = 128) -> np.ndarray:
@@ -248,7 +239,7 @@ def test_temporal_mean_norm_zero_mean_per_sample():
 
 @pytest.fixture()
 def wavs(tmp_path) -> list[Path]:
-    return write_wavs(tmp_path / "audio", machine_signal(5, 1.0, seed=3))
+    return write_clips(tmp_path / "audio", machine_signal(5, 1.0, seed=3))
 
 
 def test_extract_equals_direct_computation(wavs):

@@ -110,6 +110,19 @@ def _section_numbers(series: pd.Series) -> np.ndarray:
     return np.array(out, dtype=int)
 
 
+def _binary(df: pd.DataFrame, column: str, codes: dict, valid: str, *, missing: str, hint: str) -> np.ndarray:
+    """0/1 codes of ``df[column]``; a missing or invalid value raises, naming the rows."""
+    c = _codes(df[column], codes)
+    unknown = c == _UNKNOWN
+    if unknown.any():
+        raise ValueError(f"{int(unknown.sum())} of {len(df)} rows have {missing} {_where(df, unknown)}; {hint}")
+    invalid = c == _INVALID
+    if invalid.any():
+        bad = sorted(set(map(str, df.loc[invalid, column].tolist())))
+        raise ValueError(f"{int(invalid.sum())} rows have a {column} that is not {valid}/0/1: {examples(bad)}")
+    return c
+
+
 def prepare_scores(scores: pd.DataFrame, *, need_domain: bool) -> pd.DataFrame:
     """Validate a scores table and return a normalised copy.
 
@@ -149,40 +162,15 @@ def prepare_scores(scores: pd.DataFrame, *, need_domain: bool) -> pd.DataFrame:
     if "file" in df.columns:
         df["file"] = df["file"].astype(str)
 
-    y = _codes(df["label"], LABEL_CODES)
-    unknown = y == _UNKNOWN
-    if unknown.any():
-        raise ValueError(
-            f"{int(unknown.sum())} of {len(df)} rows have label 'unknown' or no label "
-            f"{_where(df, unknown)}; every clip needs a ground-truth label "
-            f"('normal'/'anomaly' or 0/1): for DCASE evaluation data read the "
-            f"ground-truth CSVs (asdlib.metrics.evaluate_score_dir)"
-        )
-    invalid = y == _INVALID
-    if invalid.any():
-        bad = sorted(set(map(str, df.loc[invalid, "label"].tolist())))
-        raise ValueError(
-            f"{int(invalid.sum())} rows have a label that is not 'normal'/'anomaly'/0/1: "
-            f"{examples(bad)}"
-        )
+    y = _binary(df, "label", LABEL_CODES, "'normal'/'anomaly'", missing="label 'unknown' or no label",
+                hint="every clip needs a ground-truth label ('normal'/'anomaly' or 0/1): for DCASE "
+                     "evaluation data read the ground-truth CSVs (asdlib.metrics.evaluate_score_dir)")
     df["y"] = y
     df["label"] = np.where(y == 1, "anomaly", "normal")
 
     if need_domain:
-        d = _codes(df["domain"], DOMAIN_CODES)
-        unknown = d == _UNKNOWN
-        if unknown.any():
-            raise ValueError(
-                f"{int(unknown.sum())} of {len(df)} rows have no domain {_where(df, unknown)}; "
-                f"DCASE 2022/2023 metrics need 'source'/'target' (or 0/1) for every clip"
-            )
-        invalid = d == _INVALID
-        if invalid.any():
-            bad = sorted(set(map(str, df.loc[invalid, "domain"].tolist())))
-            raise ValueError(
-                f"{int(invalid.sum())} rows have a domain that is not 'source'/'target'/0/1: "
-                f"{examples(bad)}"
-            )
+        d = _binary(df, "domain", DOMAIN_CODES, "'source'/'target'", missing="no domain",
+                    hint="DCASE 2022/2023 metrics need 'source'/'target' (or 0/1) for every clip")
         df["d"] = d
         df["domain"] = np.where(d == 1, "target", "source")
 
