@@ -136,9 +136,8 @@ def load_clips(
     iterator = paths
     if progress:
         iterator = progress_bar(paths, desc="loading audio", unit="clip", leave=False)
-    clips = [read_wav(p, sr) for p in iterator]
     n = round(duration * sr)
-    out = np.empty((len(clips), n), dtype=np.float32)
-    for i, clip in enumerate(clips):
-        out[i] = fit_length(clip, n)
+    out = np.empty((len(paths), n), dtype=np.float32)
+    for i, path in enumerate(iterator):  # one clip in memory at a time: its buffer is reused
+        out[i] = fit_length(read_wav(path, sr), n)
     return out
