@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from asdlib.data.errors import DataError
 from asdlib.data.layout import TYPES_2020, TYPES_2022, index_dataset
 from asdlib.data.synth import generate, read_manifest
 from asdlib.metrics import evaluate_scores
@@ -115,12 +116,22 @@ class Run:
     def evaluate(self, system: str, scores: pd.DataFrame, seed: int, **notes: Any):
         """Official metrics of ``scores`` (test rows with ``score``); stored in the record.
 
-        ``notes`` (JSON-like) say anything the reader needs to know about this result,
-        e.g. ``selection="none on test labels"``.
+        Development and evaluation sections (the index's ``part`` column) are evaluated
+        and stored apart, as DCASE reports them and the papers' tables are per split.
+        Returns the development sections' result when there are any, else the
+        evaluation sections'. ``notes`` (JSON-like) say anything the reader needs to know
+        about this result, e.g. ``selection="none on test labels"``.
         """
-        result = evaluate_scores(scores, year=2020 if self.dataset == 2020 else 2022)
-        self.results.append({"system": system, "seed": int(seed), "notes": notes, **result.to_dict()})
-        return result
+        parts = scores["part"] if "part" in scores.columns else pd.Series("dev", index=scores.index)
+        results = {}
+        for part, rows in scores.groupby(parts, sort=True):
+            result = evaluate_scores(rows, year=self.dataset)
+            self.results.append({"system": system, "seed": int(seed), "part": str(part), "notes": notes,
+                                 **result.to_dict()})
+            results[str(part)] = result
+        if not results:
+            raise ValueError(f"evaluate({system!r}): no scored test clips")
+        return results.get("dev", next(iter(results.values())))
 
     def record(self) -> dict:
         """The results record of this run (what :meth:`save` writes)."""
@@ -196,6 +207,10 @@ def start_run(
         synthetic = {"preset": manifest["preset"]["name"], "seed": manifest["seed"],
                      "generator_version": manifest["version"]}
     index = index_dataset(root, machine_types=machine_types, year=dataset if dataset == 2023 else None)
+    if (dataset == 2020) != bool((index["year"] == 2020).all()):
+        found = "2020" if (index["year"] == 2020).all() else "2022+"
+        raise DataError(f"{root}: dataset={dataset} but the files follow the DCASE {found} naming; "
+                        "pass the dataset that matches the data")
     types = list(machine_types) if machine_types is not None else sorted(index["machine_type"].unique())
     params = {"data_root": None if data_root is None else str(data_root), "dataset": dataset,
               "machine_types": machine_types, "profile": profile, "device": device, "seeds": list(seeds),

@@ -75,6 +75,7 @@ this format; ``tests/test_results.py`` checks it.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -115,16 +116,29 @@ _TYPE_ORDER = {t: i for i, t in enumerate(sorted(set(TYPES_2022) | set(TYPES_202
 # --------------------------------------------------------------------------- records
 
 
+PART_NAMES = {"dev": "development sections", "eval": "evaluation sections"}
+
+
 def collect_records(runs_dir: str | os.PathLike, profile: str) -> list[dict]:
     """Every record under ``runs_dir`` written with ``profile``, oldest first.
 
     ``runs_dir`` is the ``--out`` folder of ``asd run`` (records at
     ``<profile>/<notebook>/<tag>/record.json``) or any folder above records. A missing
-    folder gives no records.
+    folder gives no records. Where ``asd run`` left a ``plan.json`` beside a notebook's runs, only the runs of that
+    latest plan count: a record left over from an earlier plan (other seeds or machine
+    types) is not shown.
     """
     if not Path(runs_dir).is_dir():
         return []
-    return [r for r in load_records(runs_dir) if r.get("profile") == profile]
+    return [r for r in load_records(runs_dir) if r.get("profile") == profile and _planned(r)]
+
+
+def _planned(record: Mapping[str, Any]) -> bool:
+    run_dir = Path(record["_path"]).parent
+    plan = run_dir.parent / "plan.json"
+    if not plan.is_file():
+        return True
+    return run_dir.name in json.loads(plan.read_text()).get("tags", [])
 
 
 def data_label(record: Mapping[str, Any]) -> str:
@@ -152,9 +166,10 @@ def scores_long(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     rows: dict[tuple, dict] = {}
     sections: dict[tuple, dict] = {}
     for rec in sorted(records, key=lambda r: r.get("started", "")):
-        label = data_label(rec)
         source = "synthetic" if (rec.get("data_source") == "synthetic" or rec.get("synthetic")) else "real"
         for res in rec.get("results", []):
+            # development and evaluation sections are reported apart, as DCASE and the papers do
+            label = data_label(rec) + (f"; {PART_NAMES.get(res['part'], res['part'])}" if res.get("part") else "")
             is2020 = _is_2020(res, rec)
             edition = 2020 if is2020 else int(res.get("year", rec.get("dataset", 2022)))
             metric = "auc_mean" if is2020 else "hmean"
@@ -495,7 +510,7 @@ def copy_chapters(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLi
     best: dict[str, tuple[tuple, Path]] = {}
     for record in records:
         runner = record.get("runner") or {}
-        source = Path(runner.get("notebook", ""))
+        source = Path(record["_path"]).parent / "notebook.ipynb" if "_path" in record else Path(runner.get("notebook", ""))
         if not runner or not source.is_file():
             continue
         tag = runner.get("tag", "")

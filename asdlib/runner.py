@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
@@ -61,6 +62,9 @@ FAILED_NAME = "notebook.failed.ipynb"
 PARTIAL_NAME = ".notebook.partial.ipynb"  # papermill writes here while executing
 ERROR_NAME = "error.txt"
 RECORD_NAME = "record.json"
+PREV_RECORD_NAME = "record.prev.json"      # the last good result while a rerun executes
+PREV_NOTEBOOK_NAME = "notebook.prev.ipynb"
+PLAN_NAME = "plan.json"  # <out>/<profile>/<notebook>/plan.json: the tags of the latest asd run
 KERNEL_NAME = "python3"
 NOTEBOOK_SUFFIXES = (".md", ".ipynb")
 
@@ -90,8 +94,23 @@ class RunSpec:
         return Path(self.run_dir)
 
     def is_complete(self) -> bool:
-        """Both ``record.json`` and ``notebook.ipynb`` exist (what ``--resume`` skips)."""
-        return (self.run_path / RECORD_NAME).is_file() and (self.run_path / NOTEBOOK_NAME).is_file()
+        """What ``--resume`` skips: ``record.json`` and ``notebook.ipynb`` exist, and the record
+        was made by this notebook source (same SHA-256) with these parameters. A run made
+        before the chapter was edited, or on other data, device or dataset, is run again."""
+        record_path = self.run_path / RECORD_NAME
+        if not (record_path.is_file() and (self.run_path / NOTEBOOK_NAME).is_file()):
+            return False
+        try:
+            runner = json.loads(record_path.read_text()).get("runner") or {}
+        except (OSError, ValueError):
+            return False
+        return (runner.get("parameters") == dict(self.parameters)
+                and runner.get("source_sha256") == source_digest(self.notebook))
+
+
+def source_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a notebook source file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass
@@ -253,8 +272,16 @@ def plan_runs(
 
 
 def _clean(run_dir: Path) -> None:
-    """Remove what an earlier execution of this run left behind."""
-    for name in (RECORD_NAME, NOTEBOOK_NAME, FAILED_NAME, ERROR_NAME, PARTIAL_NAME):
+    """Set aside what an earlier execution of this run left behind.
+
+    A previous result is not deleted: ``record.json`` and ``notebook.ipynb`` become
+    ``record.prev.json`` and ``notebook.prev.ipynb`` until the new run succeeds, so a
+    rerun that fails loses nothing (the results page reads only ``record.json``).
+    """
+    for live, prev in ((RECORD_NAME, PREV_RECORD_NAME), (NOTEBOOK_NAME, PREV_NOTEBOOK_NAME)):
+        if (run_dir / live).exists():
+            os.replace(run_dir / live, run_dir / prev)
+    for name in (FAILED_NAME, ERROR_NAME, PARTIAL_NAME):
         (run_dir / name).unlink(missing_ok=True)
 
 
@@ -337,9 +364,13 @@ def execute_one(spec: RunSpec, command: str | None = None) -> bool:
             "tag": spec.tag,
             "command": command if command is not None else shlex.join(sys.argv),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            "parameters": dict(spec.parameters),
+            "source_sha256": source_digest(spec.notebook),
         }
         atomic_write_text(record_path, json.dumps(record, indent=1, default=str))
         _move_notebook(run_dir, NOTEBOOK_NAME, spec.notebook)  # last: marks the run complete
+        for name in (PREV_RECORD_NAME, PREV_NOTEBOOK_NAME):
+            (run_dir / name).unlink(missing_ok=True)
     except Exception as err:
         _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc(), spec.notebook)
         return False
@@ -383,6 +414,20 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def write_plans(specs: Sequence[RunSpec]) -> None:
+    """Write, per notebook folder, the run tags this invocation plans (``plan.json``).
+
+    The results page shows only records of planned runs, so a run left over from an
+    earlier plan (other seeds, other machine types) never stands in for a current one.
+    """
+    plans: dict[Path, list[str]] = {}
+    for spec in specs:
+        plans.setdefault(spec.run_path.parent, []).append(spec.tag)
+    for folder, tags in plans.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / PLAN_NAME, json.dumps({"tags": tags}, indent=1))
+
+
 def execute_runs(
     specs: Sequence[RunSpec],
     *,
@@ -405,6 +450,7 @@ def execute_runs(
         def log(line: str) -> None:
             print(line, file=sys.stderr, flush=True)
     command = command if command is not None else shlex.join(sys.argv)
+    write_plans(specs)
     total = len(specs)
     outcomes: list[RunOutcome | None] = [None] * total
     todo: list[int] = []

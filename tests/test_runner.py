@@ -151,7 +151,9 @@ def test_a_failing_run_is_reported_and_the_others_survive(tmp_path, capsys):
     line = next(x for x in captured.out.splitlines() if x.startswith("bad-seed0"))
     assert "failed" in line and "notebook.failed.ipynb" in line
     assert "ValueError: bad machine type, on purpose" in line
-    assert sorted(p.name for p in bad.iterdir()) == ["error.txt", "notebook.failed.ipynb"]
+    # the earlier result is set aside, not lost, and not shown as this run's
+    assert sorted(p.name for p in bad.iterdir()) == [
+        "error.txt", "notebook.failed.ipynb", "notebook.prev.ipynb", "record.prev.json"]
     error = (bad / "error.txt").read_text()
     assert error.startswith("ValueError: bad machine type, on purpose") and "Traceback" in error
     failed = nbformat.read(bad / "notebook.failed.ipynb", as_version=4)
@@ -271,3 +273,19 @@ def test_register_adds_the_run_subcommand():
     assert (args.types, args.together, args.seeds, args.jobs, args.resume, args.timeout) == (
         ["fan"], True, [0, 1], 2, True, 60.0)
     assert (args.device, args.dataset, args.out, args.data_root) == ("auto", 2022, Path("runs"), None)
+
+
+def test_resume_reruns_a_run_whose_source_or_parameters_changed(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb")
+    out = tmp_path / "runs"
+    argv = [str(nb), "--profile", "ci", "--types", "fan", "--out", str(out)]
+    assert main(argv) == 0
+    assert main(argv + ["--resume"]) == 0
+    assert "1 run: 0 ok, 0 failed, 1 skipped" in capsys.readouterr().out
+    nb.write_text(nb.read_text() + "\n<!-- edited -->\n")   # the chapter changed
+    assert main(argv + ["--resume"]) == 0
+    assert "1 run: 1 ok, 0 failed, 0 skipped" in capsys.readouterr().out
+    assert main(argv + ["--resume", "--device", "cpu"]) == 0  # other parameters
+    assert "1 run: 1 ok, 0 failed, 0 skipped" in capsys.readouterr().out
+    plan = json.loads((out / "ci" / nb.stem / "plan.json").read_text())
+    assert plan == {"tags": ["fan-seed0"]}

@@ -35,3 +35,9 @@ __all__ = [
     "seed_everything",
     "train_epochs",
 ]
+
+# Embedding training on waveforms (Wilkinghoff, paper 003): mixup, the loop, inference.
+from asdlib.train.embedding import embed, train_embedder  # noqa: E402
+from asdlib.train.mixup import mixup  # noqa: E402
+
+__all__ += ["embed", "mixup", "train_embedder"]

@@ -1,0 +1,9 @@
+"""Losses and loss heads: AdaCos and sub-cluster AdaCos (paper 003).
+
+- :class:`AdaCos` -- cosine softmax with the adaptive scale of Zhang et al. (2019);
+- :class:`SubClusterAdaCos` -- Wilkinghoff's sub-cluster AdaCos (16 fixed centres per class).
+"""
+
+from asdlib.losses.adacos import AdaCos, SubClusterAdaCos
+
+__all__ = ["AdaCos", "SubClusterAdaCos"]

@@ -1,0 +1,46 @@
+"""What a chapter starts with: parameter checks, data, per-split evaluation, the record."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from asdlib.data import DataError
+from asdlib.data.synth import generate
+from asdlib.experiment import load_records, start_run
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("exp") / "d", preset="ci", machine_types=["fan"], jobs=1, progress=False)
+
+
+def test_bad_parameters_fail_at_once_with_the_valid_values(tiny):
+    with pytest.raises(ValueError, match="valid profiles: ci, demo, paper"):
+        start_run("00_task_data_metrics", "x", data_root=tiny, profile="fast")
+    with pytest.raises(ValueError, match="valid datasets are"):
+        start_run("00_task_data_metrics", "x", data_root=tiny, dataset=2021)
+    with pytest.raises(ValueError, match="not DCASE 2022 types"):
+        start_run("00_task_data_metrics", "x", data_root=tiny, machine_types=["pump"])
+    with pytest.raises(ValueError, match="seeds="):
+        start_run("00_task_data_metrics", "x", data_root=tiny, seeds=[-1])
+    with pytest.raises(DataError, match="dataset=2020 but the files follow the DCASE 2022\\+ naming"):
+        start_run("00_task_data_metrics", "x", data_root=tiny, dataset=2020, machine_types=["fan"])
+
+
+def test_dev_and_eval_sections_are_evaluated_and_recorded_apart(tiny, tmp_path):
+    run = start_run("00_task_data_metrics", "x", data_root=tiny, profile="ci", results_dir=tmp_path / "r")
+    assert run.is_synthetic and "SYNTHETIC" in run.data_label and run.seeds == [0]
+    train, test = run.train_test("fan")
+    scores = test.assign(score=np.where(test["label"] == "anomaly", 1.0, 0.0))  # a perfect detector
+    result = run.evaluate("oracle", scores, seed=0)
+    assert result.official_score == 1.0
+    assert [r["part"] for r in run.results] == ["dev", "eval"]
+    assert {s["section"] for s in run.results[0]["sections"]} == {0, 1, 2}
+    assert {s["section"] for s in run.results[1]["sections"]} == {3, 4, 5}
+    path = run.save()
+    record = json.loads(path.read_text())
+    assert record["data_source"] == "synthetic" and record["profile"] == "ci" and record["wall_time_s"] >= 0
+    assert [r["_path"] for r in load_records(tmp_path)] == [str(path)]
