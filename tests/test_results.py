@@ -195,3 +195,18 @@ def test_copy_chapters_prefers_the_all_types_run_with_the_lowest_seed(tmp_path):
     written = copy_chapters(records, tmp_path / "chapters")
     assert [p.name for p in written] == ["00_x.ipynb"]
     assert written[0].read_text() == "all-seed0"
+
+
+def test_records_of_runs_outside_the_latest_plan_are_not_shown(tmp_path):
+    import json as _json
+
+    from asdlib.results import collect_records
+
+    base = tmp_path / "runs" / "demo" / "00_x"
+    for tag in ("all-seed0", "all-seed1"):
+        (base / tag).mkdir(parents=True)
+        (base / tag / "record.json").write_text(_json.dumps({"profile": "demo", "notebook": "00_x", "results": []}))
+    assert len(collect_records(tmp_path / "runs", "demo")) == 2   # no plan: every record
+    (base / "plan.json").write_text(_json.dumps({"tags": ["all-seed0"]}))
+    kept = collect_records(tmp_path / "runs", "demo")
+    assert [r["_path"] for r in kept] == [str(base / "all-seed0" / "record.json")]
