@@ -94,7 +94,8 @@ def test_embedder_logmel_branch_and_bad_input():
 def test_bias_terms(bias):
     model = WilkinghoffEmbedder(WilkinghoffConfig(bias=bias, n_samples=16_000))
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))]
-    assert len(layers) == 3 + 5 + 1 + 16 + 3 + 1  # spectrum: 3 conv + 5 dense; resnet: stem, 16 conv, 3 shortcuts, dense
+    # spectrum: 3 conv + 5 dense; resnet: stem conv, 16 block convs, 3 shortcut convs, dense
+    assert len(layers) == 3 + 5 + 1 + 16 + 3 + 1
     assert all((m.bias is not None) == bias for m in layers)
     names = [n for n, _ in model.named_parameters() if n.endswith("bias")]
     bn_names = {

@@ -52,7 +52,9 @@ def auxiliary_classes(index: pd.DataFrame, include_domain: bool = True) -> tuple
     for col in ("machine_type", "section"):
         bad = _missing(index[col])
         if bad.any():
-            raise ValueError(f"auxiliary_classes: {int(bad.sum())} row(s) have no '{col}' (e.g. row {index.index[bad][0]!r})")
+            raise ValueError(
+                f"auxiliary_classes: {int(bad.sum())} row(s) have no '{col}' (e.g. row {index.index[bad][0]!r})"
+            )
     types = index["machine_type"].astype(str).to_numpy()
     try:
         sections = index["section"].astype(int).to_numpy()
@@ -63,7 +65,8 @@ def auxiliary_classes(index: pd.DataFrame, include_domain: bool = True) -> tuple
     if include_domain:
         bad = _missing(index["domain"])
         if bad.any():
-            where = index["file"].to_numpy()[bad][:3].tolist() if "file" in index.columns else index.index[bad][:3].tolist()
+            ids = index["file"].to_numpy() if "file" in index.columns else index.index.to_numpy()
+            where = ids[bad][:3].tolist()
             raise ValueError(
                 f"auxiliary_classes: column 'domain' is missing in {int(bad.sum())} of {n} row(s) "
                 f"(e.g. {where}); pass only rows with a known domain (training rows), or "

@@ -177,7 +177,8 @@ class SubClusterAdaCos(nn.Module):
         with torch.autocast(device_type=cos.device.type, enabled=False):
             if self.training and self.adaptive:
                 self.update_scale(cos.detach(), y)
-            logits = torch.logsumexp(self.scale * cos, dim=2)  # (B, C)
+            # a copy: a later in-place update must not touch this graph's saved scale
+            logits = torch.logsumexp(self.scale.clone() * cos, dim=2)  # (B, C)
             return -(y * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 

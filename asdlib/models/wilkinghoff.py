@@ -394,7 +394,10 @@ class WilkinghoffEmbedder(nn.Module):
                 if name == "spectrum":
                     out[name] = clip_spectrum(x)
                     continue
-                spec = magnitude_stft(x, cfg.stft_config()) if name == "spectrogram" else log_mel(x, cfg.logmel_config())
+                if name == "spectrogram":
+                    spec = magnitude_stft(x, cfg.stft_config())  # (B, F, T)
+                else:
+                    spec = log_mel(x, cfg.logmel_config())
                 if cfg.temporal_norm:
                     spec = temporal_mean_norm(spec)
                 out[name] = spec.transpose(1, 2)  # (B, F, T) -> (B, T, F)

@@ -179,7 +179,7 @@ def embed(
     model.eval()
     out = []
     try:
-        with torch.inference_mode(), autocast(dev, enabled=amp):
+        with torch.no_grad(), autocast(dev, enabled=amp):
             for start in range(0, len(x), batch_size):
                 xb = x[start : start + batch_size].to(dev, torch.float32, non_blocking=True)
                 out.append(model(xb).float())
