@@ -46,3 +46,12 @@ def test_reference_check_reports_every_type(tmp_path):
     assert table[["official", "AUC source", "AUC target", "pAUC"]].apply(lambda c: c.between(0, 1)).all().all()
     assert table["in bounds"].tolist() == table["official"].between(*CHECK_BOUNDS).tolist()
     assert 0 < overall["official_score"] <= 1
+
+
+def test_reference_check_on_the_2020_layout_reports_mean_auc(tmp_path):
+    root = generate(tmp_path / "d2020", year=2020, preset="ci", machine_types=["pump"], jobs=1, progress=False)
+    table, overall = reference_check(root)
+    assert list(table.index) == ["pump"] and "target harder" not in table.columns
+    assert table.loc["pump", "machine IDs"] == 6
+    assert table["in bounds"].tolist() == table["AUC (mean)"].between(*CHECK_BOUNDS).tolist()
+    assert overall["auc_mean"] == table.loc["pump", "AUC (mean)"]
