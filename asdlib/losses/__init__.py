@@ -7,3 +7,8 @@
 from asdlib.losses.adacos import AdaCos, SubClusterAdaCos
 
 __all__ = ["AdaCos", "SubClusterAdaCos"]
+
+# Adversarial losses of the GAN detectors (paper 001).
+from asdlib.losses.adversarial import bce_real_fake, bce_with_target, feature_matching_loss  # noqa: E402
+
+__all__ += ["bce_real_fake", "bce_with_target", "feature_matching_loss"]

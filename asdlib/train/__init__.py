@@ -41,3 +41,9 @@ from asdlib.train.embedding import embed, train_embedder  # noqa: E402
 from asdlib.train.mixup import mixup  # noqa: E402
 
 __all__ += ["embed", "mixup", "train_embedder"]
+
+# Vector autoencoders (DCASE baseline) and adversarial training (paper 001).
+from asdlib.train.autoencoder import train_autoencoder  # noqa: E402
+from asdlib.train.gan import train_adversarial  # noqa: E402
+
+__all__ += ["train_adversarial", "train_autoencoder"]
