@@ -45,6 +45,51 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "demo": {"clips_per_figure": 3, "roc_types": 7, "seeds": (0,)},
         "paper": {"clips_per_figure": 3, "roc_types": 7, "seeds": (0,)},
     },
+    # de Oliveira Neto & Figueiredo (paper 001): the DCASE 2020 autoencoder, GANomaly,
+    # Skip-GANomaly and EGBAD, one model per machine type and system, the last epoch's
+    # weights. vectors_per_clip: 640-d vectors drawn at random from each training clip,
+    # per seed (None: all); test_vector_stride: every n-th vector of a test clip is scored
+    # (1: all); batch_size, lr: per system (paper: the DCASE baseline's and the original
+    # GAN codes'); init_output_bias: the output layer's bias starts at the mean training
+    # vector; curve_epochs, curve_vectors_per_clip, curve_test_vector_stride: the longer
+    # training of the stability section (first machine type, first seed), whose test AUC
+    # per epoch is shown as a diagnostic and an oracle, never used by the main results.
+    "gan_adaptations_dcase2020": {
+        "ci": {"epochs": 1, "vectors_per_clip": 8, "test_vector_stride": 1,
+               "batch_size": {"DCASE 2020 autoencoder": 512, "GANomaly": 512, "Skip-GANomaly": 512, "EGBAD": 512},
+               "lr": {"DCASE 2020 autoencoder": 1e-3, "GANomaly": 2e-4, "Skip-GANomaly": 2e-4, "EGBAD": 2e-4},
+               "init_output_bias": True, "curve_epochs": 2, "curve_vectors_per_clip": 8,
+               "curve_test_vector_stride": 1, "seeds": (0,)},
+        "demo": {"epochs": 5, "vectors_per_clip": 32, "test_vector_stride": 2,
+                 "batch_size": {"DCASE 2020 autoencoder": 512, "GANomaly": 512, "Skip-GANomaly": 512, "EGBAD": 512},
+                 "lr": {"DCASE 2020 autoencoder": 1e-3, "GANomaly": 2e-4, "Skip-GANomaly": 2e-4, "EGBAD": 2e-4},
+                 "init_output_bias": True, "curve_epochs": 30, "curve_vectors_per_clip": 8,
+                 "curve_test_vector_stride": 8, "seeds": (0, 1, 2)},
+        "paper": {"epochs": 100, "vectors_per_clip": None, "test_vector_stride": 1,
+                  "batch_size": {"DCASE 2020 autoencoder": 512, "GANomaly": 64, "Skip-GANomaly": 64, "EGBAD": 50},
+                  "lr": {"DCASE 2020 autoencoder": 1e-3, "GANomaly": 2e-4, "Skip-GANomaly": 2e-4, "EGBAD": 1e-5},
+                  "init_output_bias": False, "curve_epochs": 100, "curve_vectors_per_clip": None,
+                  "curve_test_vector_stride": 1, "seeds": (0, 1, 2, 3, 4)},
+    },
+    # Wilkinghoff (ICASSP 2023, paper 003): one embedder for all machine types, 11 trainings
+    # per seed (notebooks/wilkinghoff_design_choices.md says what demo and ci cut).
+    # crop_seconds: central crop of every clip (None: the whole clip); source_per_section:
+    # source training clips kept per section (a fixed random subset; all target clips are
+    # kept); test_per_group: test clips kept per (section, domain, label); None = all.
+    # kmeans_n_init: restarts of the backend's k-means; gmm_covariance: the GMM backend's
+    # covariance type (the paper: full).
+    "wilkinghoff_design_choices": {
+        "ci": {"crop_seconds": 0.5, "epochs": 1, "batch_size": 32, "lr": 1e-3,
+               "source_per_section": 4, "test_per_group": 2, "n_subclusters": 16, "n_clusters": 16,
+               "kmeans_n_init": 1, "gmm_covariance": "diag", "embed_batch_size": 256, "tsne_perplexity": 3.0},
+        "demo": {"crop_seconds": 1.0, "epochs": 3, "batch_size": 32, "lr": 1e-3,
+                 "source_per_section": 8, "test_per_group": 5, "n_subclusters": 16, "n_clusters": 16,
+                 "kmeans_n_init": 3, "gmm_covariance": "diag", "embed_batch_size": 256, "tsne_perplexity": 10.0,
+                 "seeds": (0, 1, 2)},
+        "paper": {"crop_seconds": None, "epochs": 10, "batch_size": 64, "lr": 1e-3,
+                  "source_per_section": None, "test_per_group": None, "n_subclusters": 16, "n_clusters": 16,
+                  "kmeans_n_init": 10, "gmm_covariance": "full", "embed_batch_size": 256, "tsne_perplexity": 30.0},
+    },
 }
 
 
