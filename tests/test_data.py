@@ -37,6 +37,7 @@ def test_parse_attributes_pairs_and_no_attribute():
     [
         ("normal_id_02_00000012.wav", (2020, 2, None, None, "normal")),
         ("anomaly_id_04_00000003.wav", (2020, 4, None, None, "anomaly")),
+        ("anomaly_id_02_00000003.wav", (2020, 2, None, None, "anomaly")),  # a real DCASE 2020 name
         ("id_05_00000000.wav", (2020, 5, "test", None, None)),
         ("section_01_target_test_anomaly_0007_vel_8_loc_B.wav", (2022, 1, "test", "target", "anomaly")),
         ("section_00_source_train_normal_0000_m-n_W.wav", (2022, 0, "train", "source", "normal")),
