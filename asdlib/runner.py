@@ -199,7 +199,7 @@ def plan_runs(
     *,
     device: str = "auto",
     data_root: str | os.PathLike | None = None,
-    dataset: int = 2022,
+    dataset: int | None = None,
     machine_types: Sequence[str] | None = None,
     together: bool = False,
     seeds: Sequence[int] | None = None,
@@ -216,7 +216,7 @@ def plan_runs(
     prof = get_profile(profile)
     if not notebooks:
         raise ValueError("give at least one notebook")
-    if dataset not in DATASETS:
+    if dataset is not None and dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
     if seeds is not None:
         seeds = list(dict.fromkeys(seeds))
@@ -226,10 +226,14 @@ def plan_runs(
         if isinstance(machine_types, str):
             raise ValueError(f"machine_types={machine_types!r}: give a list, e.g. [{machine_types!r}]")
         machine_types = list(dict.fromkeys(machine_types))
-        known = DATASETS[dataset]
+        if dataset is None:  # each notebook's own dataset decides: accept the types of either
+            known = sorted(set(DATASETS[2020]) | set(DATASETS[2022]))
+        else:
+            known = DATASETS[dataset]
         bad = [t for t in machine_types if known is not None and t not in known]
         if bad:
-            raise ValueError(f"machine types {bad} are not DCASE {dataset} types; valid: {', '.join(known)}")
+            edition = f"DCASE {dataset}" if dataset is not None else "DCASE 2020 or 2022"
+            raise ValueError(f"machine types {bad} are not {edition} types; valid: {', '.join(known)}")
         if not machine_types:
             raise ValueError("--types needs at least one machine type")
     if timeout is not None:
@@ -263,6 +267,8 @@ def plan_runs(
                 params = {"data_root": root, "dataset": dataset, "machine_types": group,
                           "profile": prof.name, "device": device, "seeds": [seed],
                           "results_dir": str(run_dir)}
+                if dataset is None:  # not injected: the notebook keeps its own default
+                    del params["dataset"]
                 specs.append(RunSpec(notebook=str(path), tag=tag, run_dir=str(run_dir),
                                      parameters=params, timeout=timeout))
     return specs
@@ -551,7 +557,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="passed to the notebook (auto, cpu, cuda, ...)")
     p.add_argument("--data-root", type=Path, default=None,
                    help="a DCASE data root (default: the profile's synthetic data set)")
-    p.add_argument("--dataset", type=int, default=2022, help="DCASE year (default 2022)")
+    p.add_argument("--dataset", type=int, default=None,
+                   help="DCASE year (default: each notebook's own, e.g. 2020 for the DCASE 2020 chapter)")
     p.add_argument("--types", nargs="+", default=None, metavar="TYPE",
                    help="machine types, one run each (default: one run over all types)")
     p.add_argument("--together", action="store_true", help="one run over all --types instead of one per type")

@@ -242,7 +242,7 @@ def test_bad_profile_types_or_seeds_fail_at_once_with_the_valid_values(tmp_path,
     assert "valid profiles: ci, demo, paper" in capsys.readouterr().err
     assert main([str(nb), "--profile", "ci", "--types", "fna", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "['fna'] are not DCASE 2022 types" in err and "fan" in err
+    assert "['fna'] are not DCASE 2020 or 2022 types" in err and "fan" in err
     assert main([str(nb), "--profile", "ci", "--seeds", "-1", "--out", str(out)]) == 2
     assert "non-negative" in capsys.readouterr().err
     assert not out.exists()
@@ -253,7 +253,8 @@ def test_plan_runs_groups_types_and_seeds(tmp_path):
     specs = plan_runs([nb], "demo", machine_types=["fan", "valve"], together=True, out=tmp_path / "o",
                       data_root="rel/data", timeout=30)
     assert [s.tag for s in specs] == ["fan+valve-seed0", "fan+valve-seed1"]  # demo's default seeds
-    assert all(tuple(s.parameters) == NOTEBOOK_PARAMETERS for s in specs)
+    # every notebook parameter but dataset, which is injected only when given
+    assert all(tuple(s.parameters) == tuple(p for p in NOTEBOOK_PARAMETERS if p != "dataset") for s in specs)
     assert specs[0].parameters["machine_types"] == ["fan", "valve"] and specs[1].parameters["seeds"] == [1]
     assert specs[0].parameters["data_root"] == str(Path("rel/data").resolve())  # notebooks run elsewhere
     assert specs[0].run_dir == str((tmp_path / "o" / "demo" / "tiny" / "fan+valve-seed0").resolve())
@@ -272,7 +273,7 @@ def test_register_adds_the_run_subcommand():
     assert args.func is run_command and args.notebooks == [Path("a.md"), Path("b.md")]
     assert (args.types, args.together, args.seeds, args.jobs, args.resume, args.timeout) == (
         ["fan"], True, [0, 1], 2, True, 60.0)
-    assert (args.device, args.dataset, args.out, args.data_root) == ("auto", 2022, Path("runs"), None)
+    assert (args.device, args.dataset, args.out, args.data_root) == ("auto", None, Path("runs"), None)
 
 
 def test_resume_reruns_a_run_whose_source_or_parameters_changed(tmp_path, capsys):
@@ -289,3 +290,12 @@ def test_resume_reruns_a_run_whose_source_or_parameters_changed(tmp_path, capsys
     assert "1 run: 1 ok, 0 failed, 0 skipped" in capsys.readouterr().out
     plan = json.loads((out / "ci" / nb.stem / "plan.json").read_text())
     assert plan == {"tags": ["fan-seed0"]}
+
+
+def test_dataset_is_injected_only_when_given(tmp_path):
+    """A chapter on DCASE 2020 keeps its own dataset default unless --dataset says otherwise."""
+    nb = write_notebook(tmp_path / "nb")
+    plain = plan_runs([nb], "ci", out=tmp_path / "runs")
+    assert "dataset" not in plain[0].parameters
+    given = plan_runs([nb], "ci", dataset=2020, out=tmp_path / "runs")
+    assert given[0].parameters["dataset"] == 2020
