@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from asdlib.data.errors import DataError
@@ -40,6 +41,8 @@ NOTEBOOK_PARAMETERS = ("data_root", "dataset", "machine_types", "profile", "devi
 """The parameters every chapter notebook takes (its cell tagged ``parameters``)."""
 
 RECORD_NAME = "record.json"
+SCORES_NAME = "scores.csv"
+SCORE_COLUMNS = ("system", "seed", "split", "machine_type", "section", "domain", "label", "file", "score")
 RECORD_SCHEMA = 1
 DATASETS = {2020: TYPES_2020, 2022: TYPES_2022, 2023: None}
 
@@ -93,6 +96,7 @@ class Run:
     parameters: dict
     started: float = field(default_factory=time.time)
     results: list[dict] = field(default_factory=list)
+    clip_scores: list[pd.DataFrame] = field(default_factory=list)
 
     @property
     def is_synthetic(self) -> bool:
@@ -133,6 +137,24 @@ class Run:
             raise ValueError(f"evaluate({system!r}): no scored test clips")
         return results.get("dev", next(iter(results.values())))
 
+    def keep_scores(self, system: str, scores: pd.DataFrame, seed: int) -> None:
+        """Keep every clip's score of ``system`` (train or test rows of the index with a
+        ``score`` column); :meth:`save` writes them to ``scores.csv`` beside the record,
+        where later chapters (ensembles) read them with :func:`load_scores`."""
+        missing = {"path", "split", "machine_type", "section", "score"} - set(scores.columns)
+        if missing:
+            raise ValueError(f"keep_scores({system!r}): scores lack the columns {sorted(missing)}")
+        if not np.isfinite(scores["score"].to_numpy(dtype=float)).all():
+            raise ValueError(f"keep_scores({system!r}, seed={seed}): scores contain NaN or inf")
+        kept = pd.DataFrame({
+            "system": system, "seed": int(seed), "split": scores["split"].to_numpy(),
+            "machine_type": scores["machine_type"].to_numpy(), "section": scores["section"].to_numpy(),
+            "domain": scores["domain"].to_numpy() if "domain" in scores else None,
+            "label": scores["label"].to_numpy() if "label" in scores else None,
+            "file": [_relative(p, self.data_root) for p in scores["path"]],
+            "score": scores["score"].to_numpy(dtype=float)})
+        self.clip_scores.append(kept)
+
     def record(self) -> dict:
         """The results record of this run (what :meth:`save` writes)."""
         finished = time.time()
@@ -154,6 +176,7 @@ class Run:
             "finished": _dt.datetime.fromtimestamp(finished, _dt.timezone.utc).isoformat(),
             "wall_time_s": round(finished - self.started, 3),
             "results": self.results,
+            "scores_file": SCORES_NAME if self.clip_scores else None,
         }
 
     def save(self) -> Path | None:
@@ -161,8 +184,30 @@ class Run:
         if self.results_dir is None:
             return None
         path = Path(self.results_dir) / RECORD_NAME
+        if self.clip_scores:   # the scores first: a record never points at a missing scores file
+            atomic_write_text(Path(self.results_dir) / SCORES_NAME,
+                              pd.concat(self.clip_scores, ignore_index=True).to_csv(index=False))
         atomic_write_text(path, json.dumps(self.record(), indent=1, default=str))
         return path
+
+
+def _relative(path: str | os.PathLike, root: Path) -> str:
+    """``path`` relative to the data root when it lies under it (portable between machines)."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def load_scores(record: Mapping[str, Any]) -> pd.DataFrame:
+    """The per-clip scores a record's run kept (:meth:`Run.keep_scores`), as one table with
+    the columns :data:`SCORE_COLUMNS`; empty when the run kept none."""
+    if not record.get("scores_file"):
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+    path = Path(record["_path"]).parent / record["scores_file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the scores file of record {record['_path']} is missing")
+    return pd.read_csv(path, dtype={"file": str, "system": str, "split": str, "machine_type": str})
 
 
 def start_run(

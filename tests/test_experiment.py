@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from asdlib.data import DataError
 from asdlib.data.synth import generate
-from asdlib.experiment import load_records, start_run
+from asdlib.experiment import SCORE_COLUMNS, load_records, load_scores, start_run
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +45,27 @@ def test_dev_and_eval_sections_are_evaluated_and_recorded_apart(tiny, tmp_path):
     record = json.loads(path.read_text())
     assert record["data_source"] == "synthetic" and record["profile"] == "ci" and record["wall_time_s"] >= 0
     assert [r["_path"] for r in load_records(tmp_path)] == [str(path)]
+
+
+def test_clip_scores_are_saved_beside_the_record_and_load_back(tiny, tmp_path):
+    run = start_run("00_task_data_metrics", "x", data_root=tiny, profile="ci", results_dir=tmp_path / "r")
+    train, test = run.train_test("fan")
+    run.keep_scores("sys", train.assign(score=np.arange(len(train), dtype=float)), seed=3)
+    run.keep_scores("sys", test.assign(score=-np.arange(len(test), dtype=float)), seed=3)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        run.keep_scores("bad", test.assign(score=np.nan), seed=0)
+    with pytest.raises(ValueError, match=r"lack the columns \['score'\]"):
+        run.keep_scores("bad", test, seed=0)
+    run.save()
+    (record,) = load_records(tmp_path)
+    scores = load_scores(record)
+    assert record["scores_file"] == "scores.csv" and list(scores.columns) == list(SCORE_COLUMNS)
+    assert len(scores) == len(train) + len(test) and set(scores["seed"]) == {3}
+    assert scores["split"].tolist() == ["train"] * len(train) + ["test"] * len(test)
+    assert scores["score"].tolist() == list(np.arange(len(train), dtype=float)) + list(-np.arange(len(test), dtype=float))
+    # file names are relative to the data root, so records stay valid when the data moves
+    assert scores["file"].iloc[0] == str(Path(train["path"].iloc[0]).relative_to(tiny))
+    # a run that kept no scores has none
+    empty = start_run("00_task_data_metrics", "x", data_root=tiny, profile="ci", results_dir=tmp_path / "e")
+    empty.save()
+    assert load_scores(json.loads((tmp_path / "e" / "record.json").read_text()) | {"_path": ""}).empty
