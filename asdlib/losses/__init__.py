@@ -12,3 +12,7 @@ __all__ = ["AdaCos", "SubClusterAdaCos"]
 from asdlib.losses.adversarial import bce_real_fake, bce_with_target, feature_matching_loss  # noqa: E402
 
 __all__ += ["bce_real_fake", "bce_with_target", "feature_matching_loss"]
+
+from asdlib.losses.mixture import gaussian_mixture_nll  # noqa: E402
+
+__all__ += ["gaussian_mixture_nll"]

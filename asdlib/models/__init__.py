@@ -2,6 +2,10 @@
 
 - :mod:`asdlib.models.wilkinghoff` -- Wilkinghoff (ICASSP 2023, paper 003): the
   two-branch embedder (:class:`WilkinghoffEmbedder`, Tables 1 and 2).
+- :mod:`asdlib.models.dcase_ae`, :mod:`asdlib.models.gan_detectors` -- the DCASE 2020
+  autoencoder and GANomaly, Skip-GANomaly, EGBAD (paper 001).
+- :mod:`asdlib.models.wsp_nfcdee`, :mod:`asdlib.models.imdn` -- AITHU's probabilistic
+  subsystems (paper 000, section 3.2).
 """
 
 from asdlib.models.wilkinghoff import SpectrogramResNet, SpectrumNet, WilkinghoffConfig, WilkinghoffEmbedder
@@ -15,4 +19,14 @@ from asdlib.models.gan_detectors import EGBAD, FCDiscriminator, GANomaly, SkipGA
 __all__ += [
     "DCASEAutoencoder", "DenseBlock", "EGBAD", "FCDiscriminator", "GANomaly", "SkipGANomaly", "SkipGenerator",
     "clip_scores", "fc_decoder", "fc_encoder",
+]
+
+from asdlib.models.imdn import (  # noqa: E402
+    DFnet, IGNN, IMDNNetwork, LRCGNN, build_imdn, gather_windows, imdn_settings, imdn_windows,
+)
+from asdlib.models.wsp_nfcdee import NFCDEE, WSPNFCDEE, WeightedStatPooling, time_stats  # noqa: E402
+
+__all__ += [
+    "DFnet", "IGNN", "IMDNNetwork", "LRCGNN", "NFCDEE", "WSPNFCDEE", "WeightedStatPooling", "build_imdn",
+    "gather_windows", "imdn_settings", "imdn_windows", "time_stats",
 ]

@@ -47,3 +47,9 @@ from asdlib.train.autoencoder import train_autoencoder  # noqa: E402
 from asdlib.train.gan import train_adversarial  # noqa: E402
 
 __all__ += ["train_adversarial", "train_autoencoder"]
+
+# Probabilistic subsystems of AITHU (paper 000, section 3.2).
+from asdlib.train.imdn import score_imdn, train_imdn  # noqa: E402
+from asdlib.train.wsp_nfcdee import score_wsp_nfcdee, train_wsp_nfcdee  # noqa: E402
+
+__all__ += ["score_imdn", "score_wsp_nfcdee", "train_imdn", "train_wsp_nfcdee"]

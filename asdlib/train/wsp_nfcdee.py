@@ -1,0 +1,93 @@
+"""Training and scoring of WSP-NFCDEE (paper 000, section 3.2; :mod:`asdlib.models.wsp_nfcdee`).
+
+Fitted per section on normal clips only, by maximum likelihood; the anomaly score is the
+ensemble's negative log-likelihood.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from asdlib.models.dcase_ae import eval_no_grad, module_device
+from asdlib.models.wsp_nfcdee import WSPNFCDEE, _check_log_mels, time_stats
+from asdlib.train.batches import TensorBatches
+from asdlib.train.device import DeviceLike, resolve_device
+from asdlib.train.loop import train_epochs
+from asdlib.train.seeding import make_generator
+
+
+def _clip_stats(log_mels: Tensor | np.ndarray, n_mels: int, batch_size: int, dev: torch.device) -> Tensor:
+    """:func:`time_stats` of all clips on ``dev``, ``batch_size`` clips sent at a time."""
+    x = log_mels if isinstance(log_mels, Tensor) else torch.as_tensor(np.asarray(log_mels))
+    _check_log_mels(x, n_mels)
+    if len(x) == 0:
+        raise ValueError("log_mels holds no clips")
+    return torch.cat([time_stats(x[i : i + batch_size].to(dev, torch.float32)) for i in range(0, len(x), batch_size)])
+
+
+def train_wsp_nfcdee(
+    model: WSPNFCDEE,
+    log_mels: Tensor | np.ndarray,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    device: DeviceLike = "auto",
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, list[float]]:
+    """Fit ``model`` on one section's normal clips by maximum likelihood (unsupervised).
+
+    The clips' time statistics ``(N, 2, n_mels)`` are computed once on ``device``
+    (pooling weights act on them linearly), the standardiser is fitted on them, then
+    WSP's logit and all flows are trained jointly with Adam on the mean ensemble NLL,
+    in float32 (no autocast: densities need the precision).
+
+    Args:
+        model: a :class:`WSPNFCDEE`; moved to ``device``.
+        log_mels: ``(N, n_mels, T)`` tensor or array of training clips, N >= 2.
+        epochs, batch_size, lr: Adam's schedule.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        seed: seeds the batch order. The initial weights are the model's (call
+            :func:`asdlib.train.seed_everything` before creating it).
+        progress: one tqdm bar per epoch.
+
+    Returns:
+        ``{"loss": [mean NLL per epoch], "alpha": [alpha after each epoch]}``.
+    """
+    dev = resolve_device(device)
+    model.to(dev)
+    stats = _clip_stats(log_mels, model.n_mels, max(batch_size, 256), dev)
+    model.fit_standardizer(stats)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    batches = TensorBatches(stats, batch_size=batch_size, generator=make_generator(seed, dev))
+    alphas: list[float] = []
+    history = train_epochs(
+        model, batches, lambda m, b: m.nll_stats(b[0]).mean(), optimizer, epochs, dev,
+        amp=False, progress=progress, desc="wsp-nfcdee", on_epoch_end=lambda epoch, means: alphas.append(model.alpha),
+    )
+    return {"loss": history["loss"], "alpha": alphas}
+
+
+def score_wsp_nfcdee(
+    model: WSPNFCDEE,
+    log_mels: Tensor | np.ndarray,
+    batch_size: int = 256,
+    device: DeviceLike | None = None,
+) -> np.ndarray:
+    """Anomaly scores (ensemble NLL, higher = more anomalous) of ``(N, n_mels, T)`` clips.
+
+    ``device``: where to score (the model is moved there); ``None`` keeps the model's
+    device. Eval mode, no gradients. Returns ``(N,)`` float64.
+    """
+    if device is not None:
+        model.to(resolve_device(device))
+    dev = module_device(model)
+    with eval_no_grad(model):
+        stats = _clip_stats(log_mels, model.n_mels, batch_size, dev)
+        scores = torch.cat([model.nll_stats(stats[i : i + batch_size]) for i in range(0, len(stats), batch_size)])
+    return scores.double().cpu().numpy()
+
+
+__all__ = ["score_wsp_nfcdee", "train_wsp_nfcdee"]
