@@ -83,7 +83,7 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "source_per_section": 4, "test_per_group": 2, "n_subclusters": 16, "n_clusters": 16,
                "kmeans_n_init": 1, "gmm_covariance": "diag", "embed_batch_size": 256, "tsne_perplexity": 3.0},
         "demo": {"crop_seconds": 1.0, "epochs": 3, "batch_size": 32, "lr": 1e-3,
-                 "source_per_section": 8, "test_per_group": 5, "n_subclusters": 16, "n_clusters": 16,
+                 "source_per_section": 8, "test_per_group": None, "n_subclusters": 16, "n_clusters": 16,
                  "kmeans_n_init": 3, "gmm_covariance": "diag", "embed_batch_size": 256, "tsne_perplexity": 10.0,
                  "seeds": (0, 1, 2)},
         "paper": {"crop_seconds": None, "epochs": 10, "batch_size": 64, "lr": 1e-3,
