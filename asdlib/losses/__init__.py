@@ -16,3 +16,7 @@ __all__ += ["bce_real_fake", "bce_with_target", "feature_matching_loss"]
 from asdlib.losses.mixture import gaussian_mixture_nll  # noqa: E402
 
 __all__ += ["gaussian_mixture_nll"]
+
+from asdlib.losses.arcface import ArcFace  # noqa: E402
+
+__all__ += ["ArcFace"]

@@ -6,6 +6,8 @@
   autoencoder and GANomaly, Skip-GANomaly, EGBAD (paper 001).
 - :mod:`asdlib.models.wsp_nfcdee`, :mod:`asdlib.models.imdn` -- AITHU's probabilistic
   subsystems (paper 000, section 3.2).
+- :mod:`asdlib.models.backbones` -- AITHU's embedding backbones (paper 000, Table 3):
+  MobileFaceNet, MobileFaceNet-SE, ECAPA-TDNN, Cnn6.
 """
 
 from asdlib.models.wilkinghoff import SpectrogramResNet, SpectrumNet, WilkinghoffConfig, WilkinghoffEmbedder
@@ -30,3 +32,10 @@ __all__ += [
     "DFnet", "IGNN", "IMDNNetwork", "LRCGNN", "NFCDEE", "WSPNFCDEE", "WeightedStatPooling", "build_imdn",
     "gather_windows", "imdn_settings", "imdn_windows", "time_stats",
 ]
+
+from asdlib.models.backbones import (  # noqa: E402
+    Cnn6, ECAPATDNN, MobileFaceNet, MobileFaceNetSE, build_backbone, recalibrate_batchnorm, sc_settings,
+)
+
+__all__ += ["Cnn6", "ECAPATDNN", "MobileFaceNet", "MobileFaceNetSE", "build_backbone", "recalibrate_batchnorm",
+            "sc_settings"]
