@@ -8,6 +8,8 @@
   subsystems (paper 000, section 3.2).
 - :mod:`asdlib.models.backbones` -- AITHU's embedding backbones (paper 000, Table 3):
   MobileFaceNet, MobileFaceNet-SE, ECAPA-TDNN, Cnn6.
+- :mod:`asdlib.models.wav2vec` -- the original wav2vec (Schneider et al. 2019), AITHU's
+  SC-wav2vec feature extractor.
 """
 
 from asdlib.models.wilkinghoff import SpectrogramResNet, SpectrumNet, WilkinghoffConfig, WilkinghoffEmbedder
@@ -39,3 +41,8 @@ from asdlib.models.backbones import (  # noqa: E402
 
 __all__ += ["Cnn6", "ECAPATDNN", "MobileFaceNet", "MobileFaceNetSE", "build_backbone", "recalibrate_batchnorm",
             "sc_settings"]
+
+from asdlib.models.wav2vec import Wav2Vec, Wav2VecConfig, wav2vec_loss  # noqa: E402
+from asdlib.models.wav2vec import features as wav2vec_features  # noqa: E402
+
+__all__ += ["Wav2Vec", "Wav2VecConfig", "wav2vec_features", "wav2vec_loss"]

@@ -53,3 +53,8 @@ from asdlib.train.imdn import score_imdn, train_imdn  # noqa: E402
 from asdlib.train.wsp_nfcdee import score_wsp_nfcdee, train_wsp_nfcdee  # noqa: E402
 
 __all__ += ["score_imdn", "score_wsp_nfcdee", "train_imdn", "train_wsp_nfcdee"]
+
+# The original wav2vec (AITHU's SC-wav2vec, paper 000): self-supervised pre-training, fairseq checkpoints.
+from asdlib.train.wav2vec import load_fairseq_wav2vec, pretrain_wav2vec  # noqa: E402
+
+__all__ += ["load_fairseq_wav2vec", "pretrain_wav2vec"]
