@@ -90,6 +90,25 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "source_per_section": None, "test_per_group": None, "n_subclusters": 16, "n_clusters": 16,
                   "kmeans_n_init": 10, "gmm_covariance": "full", "embed_batch_size": 256, "tsne_perplexity": 30.0},
     },
+    # AITHU part 2 (paper 000, section 3.2): WSP-NFCDEE per section, IMDN per machine type, with the
+    # per-type features and networks of Tables 7-8 (asdlib/aithu_probabilistic_settings.csv). The
+    # paper gives no training schedule: the `paper` values are ours. train_per_section: training
+    # clips kept per section (None = all); max_window_frames caps the IMDN window (ci's 2 s clips
+    # have only 63 frames); *_stride: hop between IMDN windows in training and in scoring.
+    "aithu_probabilistic": {
+        "ci": {"train_per_section": 4, "wsp_epochs": 3, "wsp_batch_size": 16, "wsp_lr": 1e-3, "wsp_groups": 2,
+               "wsp_transforms": 1, "wsp_hidden": 16, "imdn_epochs": 1, "imdn_batch_size": 64, "imdn_lr": 1e-3,
+               "imdn_components": 2, "imdn_train_stride": 8, "imdn_score_stride": 8, "max_window_frames": 31,
+               "seeds": (0,)},
+        "demo": {"train_per_section": None, "wsp_epochs": 60, "wsp_batch_size": 16, "wsp_lr": 1e-3, "wsp_groups": 4,
+                 "wsp_transforms": 2, "wsp_hidden": 32, "imdn_epochs": 2, "imdn_batch_size": 64, "imdn_lr": 1e-3,
+                 "imdn_components": 2, "imdn_train_stride": 32, "imdn_score_stride": 32, "max_window_frames": None,
+                 "seeds": (0, 1, 2)},
+        "paper": {"train_per_section": None, "wsp_epochs": 200, "wsp_batch_size": 64, "wsp_lr": 1e-3,
+                  "wsp_groups": 4, "wsp_transforms": 3, "wsp_hidden": 64, "imdn_epochs": 30, "imdn_batch_size": 256,
+                  "imdn_lr": 1e-3, "imdn_components": 2, "imdn_train_stride": 1, "imdn_score_stride": 1,
+                  "max_window_frames": None, "seeds": (0, 1, 2, 3, 4)},
+    },
 }
 
 
