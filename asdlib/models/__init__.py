@@ -10,6 +10,8 @@
   MobileFaceNet, MobileFaceNet-SE, ECAPA-TDNN, Cnn6.
 - :mod:`asdlib.models.wav2vec` -- the original wav2vec (Schneider et al. 2019), AITHU's
   SC-wav2vec feature extractor.
+- :mod:`asdlib.models.wav2vec2` -- wav2vec 2.0 (torchaudio's model) on the log-mel grid,
+  and its pre-training pieces, for USTC's features (paper 002).
 """
 
 from asdlib.models.wilkinghoff import SpectrogramResNet, SpectrumNet, WilkinghoffConfig, WilkinghoffEmbedder
@@ -46,3 +48,10 @@ from asdlib.models.wav2vec import Wav2Vec, Wav2VecConfig, wav2vec_loss  # noqa: 
 from asdlib.models.wav2vec import features as wav2vec_features  # noqa: E402
 
 __all__ += ["Wav2Vec", "Wav2VecConfig", "wav2vec_features", "wav2vec_loss"]
+
+from asdlib.models.wav2vec2 import (  # noqa: E402
+    GumbelVectorQuantizer, Wav2Vec2Grid, Wav2Vec2Pretrainer, small_wav2vec2, small_wav2vec2_config, wav2vec2_config,
+)
+
+__all__ += ["GumbelVectorQuantizer", "Wav2Vec2Grid", "Wav2Vec2Pretrainer", "small_wav2vec2", "small_wav2vec2_config",
+            "wav2vec2_config"]

@@ -58,3 +58,8 @@ __all__ += ["score_imdn", "score_wsp_nfcdee", "train_imdn", "train_wsp_nfcdee"]
 from asdlib.train.wav2vec import load_fairseq_wav2vec, pretrain_wav2vec  # noqa: E402
 
 __all__ += ["load_fairseq_wav2vec", "pretrain_wav2vec"]
+
+# wav2vec 2.0 (USTC, paper 002): self-supervised pre-training and checkpoints (torchaudio / Hugging Face).
+from asdlib.train.wav2vec2 import load_wav2vec2_checkpoint, pretrain_wav2vec2, save_wav2vec2_checkpoint  # noqa: E402
+
+__all__ += ["load_wav2vec2_checkpoint", "pretrain_wav2vec2", "save_wav2vec2_checkpoint"]
