@@ -20,3 +20,7 @@ __all__ += ["gaussian_mixture_nll"]
 from asdlib.losses.arcface import ArcFace  # noqa: E402
 
 __all__ += ["ArcFace"]
+
+from asdlib.losses.triplet import batch_hard_triplet_loss, pairwise_distances  # noqa: E402
+
+__all__ += ["batch_hard_triplet_loss", "pairwise_distances"]

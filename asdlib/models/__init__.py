@@ -10,6 +10,8 @@
   MobileFaceNet, MobileFaceNet-SE, ECAPA-TDNN, Cnn6.
 - :mod:`asdlib.models.wav2vec` -- the original wav2vec (Schneider et al. 2019), AITHU's
   SC-wav2vec feature extractor.
+- :mod:`asdlib.models.ustc` -- USTC's TgramNet, feature stack and TDNN classifier, and the
+  scores of its equations (6) and (7) (paper 002).
 - :mod:`asdlib.models.wav2vec2` -- wav2vec 2.0 (torchaudio's model) on the log-mel grid,
   and its pre-training pieces, for USTC's features (paper 002).
 """
@@ -55,3 +57,10 @@ from asdlib.models.wav2vec2 import (  # noqa: E402
 
 __all__ += ["GumbelVectorQuantizer", "Wav2Vec2Grid", "Wav2Vec2Pretrainer", "small_wav2vec2", "small_wav2vec2_config",
             "wav2vec2_config"]
+
+from asdlib.models.ustc import (  # noqa: E402
+    FeatureStack, StatsPool, TDNNClassifier, TgramNet, USTCModel, USTCOutput, distance_score, posterior_score,
+)
+
+__all__ += ["FeatureStack", "StatsPool", "TDNNClassifier", "TgramNet", "USTCModel", "USTCOutput", "distance_score",
+            "posterior_score"]

@@ -63,3 +63,8 @@ __all__ += ["load_fairseq_wav2vec", "pretrain_wav2vec"]
 from asdlib.train.wav2vec2 import load_wav2vec2_checkpoint, pretrain_wav2vec2, save_wav2vec2_checkpoint  # noqa: E402
 
 __all__ += ["load_wav2vec2_checkpoint", "pretrain_wav2vec2", "save_wav2vec2_checkpoint"]
+
+# USTC (paper 002): cross-entropy + batch-hard triplet + auxiliary attribute loss.
+from asdlib.train.ustc import embed_ustc, section_codes, train_ustc  # noqa: E402
+
+__all__ += ["embed_ustc", "section_codes", "train_ustc"]

@@ -1,0 +1,274 @@
+"""Training USTC's self-supervised classifier (paper 002, eq. 5) and embedding clips.
+
+The loss of eq. (5), ``Loss = L_CE + L_Triplet + L_Auxiliary``: cross-entropy over
+the section labels, the batch-hard triplet loss (Hermans et al. 2017) on the
+embeddings with the section labels, and cross-entropy over the attribute labels
+(experiments 5 and 6 of Table I; the baseline has no auxiliary term). The paper
+sums the three with unit weights (no weights appear in eq. 5); the weights here
+default to 1 and can be changed for ablations. Optimiser (Sec. III-B 1): Adam,
+learning rate 2e-4, 100 epochs; the batch size is not given (64 here).
+
+Built on :func:`asdlib.train.loop.train_epochs` (bf16 autocast on CUDA, NaN/inf
+checks, progress bars) and :class:`asdlib.train.batches.TensorBatches` (the inputs
+are copied to the device once; batches are indexed there). Batches are drawn
+uniformly at random (not Hermans et al.'s P x K sampling): with a few sections per
+model and batches of 64 nearly every anchor has positives and negatives, and
+anchors without them are skipped by the loss.
+
+Public API: :func:`train_ustc`, :func:`embed_ustc`, :func:`section_codes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asdlib.losses.triplet import batch_hard_triplet_loss
+from asdlib.models.ustc import USTCOutput
+from asdlib.train.amp import autocast
+from asdlib.train.batches import TensorBatches
+from asdlib.train.device import DeviceLike, resolve_device
+from asdlib.train.loop import History, train_epochs
+from asdlib.train.seeding import make_generator
+
+PAPER_LR = 2e-4
+PAPER_EPOCHS = 100
+
+
+def _as_tensor(x: Any, name: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return torch.as_tensor(np.asarray(x))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err
+
+
+def _inputs(inputs: Any) -> tuple[Tensor, ...]:
+    """A tensor, or a tuple/list of tensors sharing the first dimension -> a tuple."""
+    items = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    if not items:
+        raise ValueError("inputs holds no tensor")
+    out = tuple(_as_tensor(x, f"inputs[{i}]") for i, x in enumerate(items))
+    n = {len(x) if x.ndim else -1 for x in out}
+    if len(n) != 1 or -1 in n:
+        raise ValueError(f"inputs must share their first (clip) dimension; got shapes {[tuple(x.shape) for x in out]}")
+    return out
+
+
+def _upcast(x: Tensor) -> Tensor:
+    """float16/bfloat16 storage (e.g. precomputed wav2vec features) -> float32, per batch."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _codes(x: Any, n: int, name: str, allow_ignore: bool = False) -> Tensor:
+    t = _as_tensor(x, name)
+    if t.ndim != 1 or t.is_floating_point() or t.dtype == torch.bool:
+        raise ValueError(f"{name} must be (N,) integer codes; got shape {tuple(t.shape)}, dtype {t.dtype}")
+    if len(t) != n:
+        raise ValueError(f"{name} has {len(t)} codes for {n} clips")
+    lo = -1 if allow_ignore else 0
+    if len(t) and int(t.min()) < lo:
+        raise ValueError(f"{name} must be >= {lo}; got {int(t.min())}")
+    return t.long()
+
+
+def _unpack(out: Any) -> USTCOutput:
+    if isinstance(out, USTCOutput):
+        return out
+    if isinstance(out, (tuple, list)) and len(out) in (2, 3):
+        return USTCOutput(out[0], out[1], out[2] if len(out) == 3 else None)
+    raise TypeError(
+        "the model must return USTCOutput(embedding, logits, aux_logits) or a tuple (embedding, logits[, aux]); "
+        f"got {type(out).__name__}"
+    )
+
+
+def train_ustc(
+    model: nn.Module,
+    inputs: Tensor | np.ndarray | Sequence[Tensor],
+    section_labels: Tensor | np.ndarray,
+    attribute_labels: Tensor | np.ndarray | None = None,
+    *,
+    epochs: int = PAPER_EPOCHS,
+    batch_size: int = 64,
+    lr: float = PAPER_LR,
+    ce_weight: float = 1.0,
+    triplet_weight: float = 1.0,
+    aux_weight: float = 1.0,
+    margin: float | Literal["soft"] = 0.3,
+    triplet_distance: Literal["euclidean", "cosine"] = "euclidean",
+    weight_decay: float = 0.0,
+    device: DeviceLike = "auto",
+    seed: int = 0,
+    progress: bool = False,
+    amp: bool = True,
+    desc: str = "ustc",
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> History:
+    """Train ``model`` with eq. (5): ``ce_weight * CE + triplet_weight * triplet + aux_weight * CE_aux``.
+
+    Args:
+        model: called as ``model(*batch_inputs)``, returning a
+            :class:`~asdlib.models.ustc.USTCOutput` (or a tuple ``(embedding, logits[,
+            aux_logits])``): e.g. a :class:`~asdlib.models.ustc.USTCModel` on waveforms
+            ``(N, n_samples)`` (plus precomputed wav2vec features ``(N, D_p, T_p)`` with
+            the ``"wav2vec"`` channel), or a :class:`~asdlib.models.ustc.TDNNClassifier`
+            on precomputed planes ``(N, C, F, T)``. Moved to ``device``.
+        inputs: one tensor/array or a tuple of them, sharing the first dimension;
+            copied to ``device`` once, in their dtype (float16/bfloat16 storage, e.g. of
+            wav2vec features, halves the memory; batches are cast to float32).
+        section_labels: ``(N,)`` integer codes in ``[0, n_sections)`` (CE and triplet).
+        attribute_labels: ``(N,)`` integer attribute codes for the auxiliary CE
+            (``-1``: unknown, left out of the term), or ``None`` for no auxiliary loss
+            (the model's attribute head, if any, is then not trained).
+        epochs, lr: Adam's (paper: 100, 2e-4); batch_size: 64 (the paper does not say).
+        ce_weight, triplet_weight, aux_weight: the terms' weights (paper: all 1).
+        margin, triplet_distance: of :func:`~asdlib.losses.triplet.batch_hard_triplet_loss`.
+        weight_decay: Adam's (coupled) weight decay, 0 by default (the paper names none).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        seed: seeds the batch order (a generator on ``device``). Initial weights are
+            whatever the model was created with (seed before creating it).
+        progress, desc, amp, on_epoch_end: as in :func:`~asdlib.train.loop.train_epochs`.
+
+    A last batch of a single clip (BatchNorm cannot train on it) is dropped.
+
+    Returns:
+        Per-epoch means ``{"loss", "ce", "triplet", "acc"}`` (``acc``: section
+        accuracy of the training batches), plus ``"aux"`` with attribute labels. The
+        logged terms are unweighted; ``loss`` is the weighted sum.
+    """
+    dev = resolve_device(device)
+    xs = _inputs(inputs)
+    n = len(xs[0])
+    y = _codes(section_labels, n, "section_labels")
+    use_aux = attribute_labels is not None
+    tensors = list(xs) + [y]
+    if use_aux:
+        tensors.append(_codes(attribute_labels, n, "attribute_labels", allow_ignore=True))
+    if n < 2:
+        raise ValueError("train_ustc needs at least 2 clips (BatchNorm)")
+    for name, w in (("ce_weight", ce_weight), ("triplet_weight", triplet_weight), ("aux_weight", aux_weight)):
+        if not w >= 0:
+            raise ValueError(f"{name}={w!r} must be >= 0")
+
+    model.to(dev)
+    tensors = [t.to(dev) for t in tensors]
+    n_in = len(xs)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    batches = TensorBatches(
+        *tensors, batch_size=batch_size, generator=make_generator(seed, dev), drop_last=n % batch_size == 1
+    )
+    checked = []
+
+    def step(m: nn.Module, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        out = _unpack(m(*(_upcast(x) for x in batch[:n_in])))
+        yb = batch[n_in]
+        logits = out.logits.float()
+        if not checked:
+            if int(yb.max()) >= logits.shape[1]:
+                raise ValueError(f"section_labels reach {int(yb.max())} but the model has {logits.shape[1]} sections")
+            if use_aux and out.aux_logits is None:
+                raise ValueError("attribute_labels were given but the model returns no attribute logits")
+            checked.append(True)
+        ce = F.cross_entropy(logits, yb)
+        triplet = batch_hard_triplet_loss(out.embedding, yb, margin=margin, distance=triplet_distance)
+        loss = ce_weight * ce + triplet_weight * triplet
+        result = {"ce": ce.detach(), "triplet": triplet.detach()}
+        if use_aux:
+            ab = batch[n_in + 1]
+            known = ab >= 0
+            aux_sum = F.cross_entropy(out.aux_logits.float(), ab.clamp(min=0), reduction="none")
+            aux = (aux_sum * known).sum() / known.sum().clamp(min=1)  # mean over the clips with a known attribute
+            loss = loss + aux_weight * aux
+            result["aux"] = aux.detach()
+        result["acc"] = (logits.detach().argmax(1) == yb).float().mean()
+        result["loss"] = loss
+        return result
+
+    return train_epochs(
+        model, batches, step, optimizer, epochs, dev, amp=amp, progress=progress, desc=desc,
+        on_epoch_end=on_epoch_end,
+    )
+
+
+def embed_ustc(
+    model: nn.Module,
+    inputs: Tensor | np.ndarray | Sequence[Tensor],
+    *,
+    batch_size: int = 256,
+    device: DeviceLike = "auto",
+    amp: bool = False,
+) -> USTCOutput:
+    """Embeddings and logits of every clip: ``USTCOutput(embedding (N, D), logits (N, S), aux (N, A) | None)``.
+
+    ``inputs`` as for :func:`train_ustc` (they may stay on the CPU; each batch is
+    copied to ``device``). The model runs in eval mode (BatchNorm running statistics)
+    without gradients; its previous mode is restored. Outputs are float32 on the CPU.
+    Score with :func:`~asdlib.models.ustc.distance_score` (eq. 7) on the embeddings or
+    :func:`~asdlib.models.ustc.posterior_score` (eq. 6) on the logits.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+    dev = resolve_device(device)
+    xs = _inputs(inputs)
+    model.to(dev)
+    was_training = model.training
+    model.eval()
+    embs, logits, auxs = [], [], []
+    try:
+        with torch.no_grad(), autocast(dev, enabled=amp):
+            for start in range(0, len(xs[0]), batch_size):
+                out = _unpack(model(*(_upcast(x[start : start + batch_size].to(dev)) for x in xs)))
+                embs.append(out.embedding.float())
+                logits.append(out.logits.float())
+                if out.aux_logits is not None:
+                    auxs.append(out.aux_logits.float())
+    finally:
+        model.train(was_training)
+    if not embs:
+        raise ValueError("inputs hold no clips")
+    return USTCOutput(
+        torch.cat(embs).cpu(), torch.cat(logits).cpu(), torch.cat(auxs).cpu() if auxs else None
+    )
+
+
+def section_codes(index: pd.DataFrame, names: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Section classes of the USTC classifier from a clip index: machine type x section.
+
+    ``names`` ``"<type>/section_<ss>"`` are numbered in sorted order (type, section as
+    an integer), or taken from ``names`` (pass the training names to code test clips
+    the same way; a section not in ``names`` raises). For one machine type these are
+    its sections (the paper trains on sections 00-05 of the development and additional
+    training sets). The auxiliary attribute classes (eq. 5) are
+    :func:`asdlib.data.classes.auxiliary_classes` with ``include_domain=False``
+    (type x section x attribute string).
+
+    Returns:
+        ``(codes, names)``: int64 codes ``(len(index),)`` and the class names.
+    """
+    for col in ("machine_type", "section"):
+        if col not in index.columns:
+            raise KeyError(f"section_codes: the index has no column {col!r}; columns: {list(index.columns)}")
+    keys = [
+        f"{t}/section_{int(s):02d}" for t, s in zip(index["machine_type"].astype(str), index["section"].astype(int))
+    ]
+    if names is None:
+        order = sorted(set(zip(index["machine_type"].astype(str), index["section"].astype(int))))
+        names = [f"{t}/section_{s:02d}" for t, s in order]
+    names = list(names)
+    code_of = {k: i for i, k in enumerate(names)}
+    unknown = sorted(set(keys) - set(code_of))
+    if unknown:
+        raise ValueError(f"section_codes: section(s) {unknown[:5]} are not among the given names")
+    return np.fromiter((code_of[k] for k in keys), dtype=np.int64, count=len(keys)), names
+
+
+__all__ = ["PAPER_EPOCHS", "PAPER_LR", "embed_ustc", "section_codes", "train_ustc"]
