@@ -8,6 +8,8 @@
   subsystems (paper 000, section 3.2).
 - :mod:`asdlib.models.backbones` -- AITHU's embedding backbones (paper 000, Table 3):
   MobileFaceNet, MobileFaceNet-SE, ECAPA-TDNN, Cnn6.
+- :mod:`asdlib.models.mobilenetv2_baseline` -- the DCASE 2022 MobileNetV2 section classifier;
+  :mod:`asdlib.models.aithu_classifiers` -- AITHU's SC and MHCR (paper 000, Sec. 3.1).
 - :mod:`asdlib.models.wav2vec` -- the original wav2vec (Schneider et al. 2019), AITHU's
   SC-wav2vec feature extractor.
 - :mod:`asdlib.models.ustc` -- USTC's TgramNet, feature stack and TDNN classifier, and the
@@ -64,3 +66,15 @@ from asdlib.models.ustc import (  # noqa: E402
 
 __all__ += ["FeatureStack", "StatsPool", "TDNNClassifier", "TgramNet", "USTCModel", "USTCOutput", "distance_score",
             "posterior_score"]
+
+from asdlib.models.aithu_classifiers import (  # noqa: E402
+    AttributeTask, MultiHeadClassifierRegressor, SectionClassifier, attribute_tasks, encode_targets, frames_from_clips,
+    section_task,
+)
+from asdlib.models.mobilenetv2_baseline import (  # noqa: E402
+    BASELINE_FEATURE, BASELINE_FIT, MobileNetV2Classifier, section_posterior_score, window_images,
+)
+
+__all__ += ["AttributeTask", "BASELINE_FEATURE", "BASELINE_FIT", "MobileNetV2Classifier", "MultiHeadClassifierRegressor",
+            "SectionClassifier", "attribute_tasks", "encode_targets", "frames_from_clips", "section_posterior_score",
+            "section_task", "window_images"]

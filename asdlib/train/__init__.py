@@ -68,3 +68,8 @@ __all__ += ["load_wav2vec2_checkpoint", "pretrain_wav2vec2", "save_wav2vec2_chec
 from asdlib.train.ustc import embed_ustc, section_codes, train_ustc  # noqa: E402
 
 __all__ += ["embed_ustc", "section_codes", "train_ustc"]
+
+# Classifier-based embedders (AITHU's SC, MHCR, SC-wav2vec; the DCASE 2022 MobileNetV2 baseline).
+from asdlib.train.classifier import embed_clips, train_classifier  # noqa: E402
+
+__all__ += ["embed_clips", "train_classifier"]
