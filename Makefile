@@ -13,7 +13,9 @@ STAMP  := $(VENV)/.asdlib-installed
 DATA    ?=
 DEVICE  ?= auto
 PROFILE ?= demo
-JOBS    ?= 1
+# JOBS: runs executed at the same time. On CPU every chapter trains with one torch thread,
+# so 2 keeps both cores of the book's machine busy; on one GPU, JOBS=1.
+JOBS    ?= 2
 RESUME  ?= --resume
 RUNS    ?= runs
 YEAR    ?= 2022
