@@ -90,6 +90,56 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "source_per_section": None, "test_per_group": None, "n_subclusters": 16, "n_clusters": 16,
                   "kmeans_n_init": 10, "gmm_covariance": "full", "embed_batch_size": 256, "tsne_perplexity": 30.0},
     },
+    # AITHU part 1 (paper 000, sections 2 and 3.1): the DCASE 2022 autoencoder and MobileNetV2 baselines
+    # and the classification subsystems SC, MHCR, SC-wav2vec, one model per machine type and system
+    # (notebooks/aithu_classifiers.md says what demo and ci cut). clip_seconds: first seconds of every
+    # clip used (None = whole clip); hop_length: of the SC/MHCR spectrograms (not in the paper);
+    # stft_pool: neighbouring bins of the 2048-point STFT averaged into one (1 = all 1025 bins, Table 3);
+    # n_frames: frames per piece (None = Table 3's 192); n_pieces: evenly spaced pieces per clip (None =
+    # as few as cover the clip); epochs ... weight_decay: AdamW of the embedding networks (Sec. 3.1.1);
+    # knn_k, lof_neighbors, mahalanobis_shrinkage: the backends (None = the empirical covariance);
+    # default_backend: the fixed backend of SC and MHCR (the paper gives none per type); score_folds:
+    # folds of the out-of-fold training-clip scores; w2v_*: the wav2vec pre-trained here when no
+    # checkpoint is given (w2v_pretrain_per_type: training clips per type it sees, None = all); w2v_n_frames:
+    # frames per piece of the SC-wav2vec input (None = the whole clip); ae_*, mnv2_*: the baselines
+    # (paper: the official baseline.yaml values); grid_machine_type: the type of the backbone x backend grid.
+    "aithu_classifiers": {
+        "ci": {"clip_seconds": None, "hop_length": 512, "stft_pool": 16, "n_frames": 16, "n_pieces": 2,
+               "embedding_dim": 32, "ecapa_channels": 32, "epochs": 1, "batch_size": 16, "lr": 1e-3,
+               "weight_decay": 1e-4, "knn_k": 1, "lof_neighbors": 20, "mahalanobis_shrinkage": "ledoit_wolf",
+               "default_backend": "knn", "score_folds": 5,
+               "w2v_channels": 16, "w2v_context_layers": 2, "w2v_steps": 2, "w2v_pretrain_per_type": 4,
+               "w2v_epochs": 1, "w2v_batch_size": 8, "w2v_crop_samples": 8000, "w2v_lr": 5e-3,
+               "w2v_warmup_updates": 1, "w2v_n_frames": None,
+               "ae_epochs": 1, "ae_vectors_per_clip": 8, "ae_test_stride": 4, "ae_batch_size": 512, "ae_lr": 1e-3,
+               "mnv2_epochs": 1, "mnv2_lr": 1e-3, "mnv2_batch_size": 16, "mnv2_image_frames": 32,
+               "mnv2_train_hop": 16, "mnv2_test_hop": 16, "mnv2_validation_split": 0.0,
+               "grid_machine_type": "ToyCar", "seeds": (0,)},
+        "demo": {"clip_seconds": 3.0, "hop_length": 512, "stft_pool": 16, "n_frames": 32, "n_pieces": 2,
+                 "embedding_dim": 128, "ecapa_channels": 64, "epochs": 1, "batch_size": 32, "lr": 1e-3,
+                 "weight_decay": 1e-4, "knn_k": 1, "lof_neighbors": 20, "mahalanobis_shrinkage": "ledoit_wolf",
+                 "default_backend": "knn", "score_folds": 5,
+                 "w2v_channels": 64, "w2v_context_layers": 3, "w2v_steps": 4, "w2v_pretrain_per_type": 64,
+                 "w2v_epochs": 3, "w2v_batch_size": 16, "w2v_crop_samples": 16000, "w2v_lr": 5e-3,
+                 "w2v_warmup_updates": 10, "w2v_n_frames": None,
+                 "ae_epochs": 3, "ae_vectors_per_clip": 32, "ae_test_stride": 4, "ae_batch_size": 512,
+                 "ae_lr": 1e-3,
+                 "mnv2_epochs": 1, "mnv2_lr": 1e-3, "mnv2_batch_size": 32, "mnv2_image_frames": 64,
+                 "mnv2_train_hop": 30, "mnv2_test_hop": 30, "mnv2_validation_split": 0.0,
+                 "grid_machine_type": "ToyCar", "seeds": (0, 1)},
+        "paper": {"clip_seconds": None, "hop_length": 512, "stft_pool": 1, "n_frames": None, "n_pieces": None,
+                  "embedding_dim": 128, "ecapa_channels": 512, "epochs": 25, "batch_size": 64, "lr": 1e-3,
+                  "weight_decay": 1e-4, "knn_k": 1, "lof_neighbors": 20, "mahalanobis_shrinkage": None,
+                  "default_backend": "knn", "score_folds": 5,
+                  "w2v_channels": 512, "w2v_context_layers": 9, "w2v_steps": 12, "w2v_pretrain_per_type": 1000,
+                  "w2v_epochs": 20, "w2v_batch_size": 32, "w2v_crop_samples": 150_000, "w2v_lr": 5e-3,
+                  "w2v_warmup_updates": 500, "w2v_n_frames": None,
+                  "ae_epochs": 100, "ae_vectors_per_clip": None, "ae_test_stride": 1, "ae_batch_size": 512,
+                  "ae_lr": 1e-3,
+                  "mnv2_epochs": 20, "mnv2_lr": 1e-5, "mnv2_batch_size": 32, "mnv2_image_frames": 64,
+                  "mnv2_train_hop": 8, "mnv2_test_hop": 1, "mnv2_validation_split": 0.1,
+                  "grid_machine_type": "ToyCar", "seeds": (0, 1, 2, 3, 4)},
+    },
     # AITHU part 2 (paper 000, section 3.2): WSP-NFCDEE per section, IMDN per machine type, with the
     # per-type features and networks of Tables 7-8 (asdlib/aithu_probabilistic_settings.csv). The
     # paper gives no training schedule: the `paper` values are ours. train_per_section: training
@@ -98,16 +148,49 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "aithu_probabilistic": {
         "ci": {"train_per_section": 4, "wsp_epochs": 3, "wsp_batch_size": 16, "wsp_lr": 1e-3, "wsp_groups": 2,
                "wsp_transforms": 1, "wsp_hidden": 16, "imdn_epochs": 1, "imdn_batch_size": 64, "imdn_lr": 1e-3,
-               "imdn_components": 2, "imdn_train_stride": 8, "imdn_score_stride": 8, "max_window_frames": 31,
-               "seeds": (0,)},
-        "demo": {"train_per_section": None, "wsp_epochs": 60, "wsp_batch_size": 16, "wsp_lr": 1e-3, "wsp_groups": 4,
+               "imdn_components": 2, "imdn_train_stride": 8, "imdn_score_stride": 8, "imdn_score_batch": 64,
+               "max_window_frames": 31, "seeds": (0,)},
+        "demo": {"train_per_section": None, "wsp_epochs": 30, "wsp_batch_size": 16, "wsp_lr": 1e-3, "wsp_groups": 4,
                  "wsp_transforms": 2, "wsp_hidden": 32, "imdn_epochs": 2, "imdn_batch_size": 64, "imdn_lr": 1e-3,
-                 "imdn_components": 2, "imdn_train_stride": 32, "imdn_score_stride": 32, "max_window_frames": None,
-                 "seeds": (0, 1, 2)},
+                 "imdn_components": 2, "imdn_train_stride": 128, "imdn_score_stride": 64, "imdn_score_batch": 64,
+                 "max_window_frames": None, "seeds": (0, 1, 2)},
         "paper": {"train_per_section": None, "wsp_epochs": 200, "wsp_batch_size": 64, "wsp_lr": 1e-3,
                   "wsp_groups": 4, "wsp_transforms": 3, "wsp_hidden": 64, "imdn_epochs": 30, "imdn_batch_size": 256,
                   "imdn_lr": 1e-3, "imdn_components": 2, "imdn_train_stride": 1, "imdn_score_stride": 1,
-                  "max_window_frames": None, "seeds": (0, 1, 2, 3, 4)},
+                  "imdn_score_batch": 1024, "max_window_frames": None, "seeds": (0, 1, 2, 3, 4)},
+    },
+    # USTC (paper 002): log-mel + Tgram + wav2vec 2.0 planes, TDNN, CE + batch-hard triplet (+ attribute CE),
+    # one model per machine type and experiment of Table I (notebooks/ustc_tgram_wav2vec.md says what demo
+    # and ci cut). types: the machine types run when the notebook's machine_types is None (None = all);
+    # crop_seconds: central crop of every clip (None = whole clip); source_per_section: source training
+    # clips kept per section (None = all; target clips are always kept); tdnn_channels, segment_dim,
+    # embedding_dim: the x-vector TDNN's sizes; w2v_config: small_wav2vec2 overrides for the wav2vec 2.0
+    # pre-trained here when no checkpoint is given; w2v_clips_per_type: training clips per type it sees
+    # (None = all); w2v_finetune_epochs: self-supervised epochs on a loaded checkpoint; ae_*: the
+    # DCASE autoencoder baseline of Table VI. The paper gives only Adam, lr 2e-4, 100 epochs: the rest is ours.
+    "ustc_tgram_wav2vec": {
+        "ci": {"types": ("slider", "valve"), "crop_seconds": 1.0, "source_per_section": None, "epochs": 1,
+               "batch_size": 16, "lr": 1e-3, "triplet_margin": 0.3, "tdnn_channels": (32, 32, 32, 32, 64),
+               "segment_dim": 32, "embedding_dim": 16,
+               "w2v_config": {"conv_channels": 32, "embed_dim": 32, "num_layers": 1, "num_heads": 2, "ff_dim": 64,
+                              "pos_conv_kernel": 16, "pos_conv_groups": 4},
+               "w2v_clips_per_type": 8, "w2v_epochs": 1, "w2v_finetune_epochs": 1, "w2v_batch_size": 4,
+               "w2v_crop_seconds": 0.5, "w2v_lr": 5e-4, "w2v_warmup_fraction": 0.08, "w2v_layer": -1,
+               "ae_epochs": 1, "ae_batch_size": 512, "ae_lr": 1e-3, "tsne_perplexity": 3.0, "seeds": (0,)},
+        "demo": {"types": None, "crop_seconds": 2.0, "source_per_section": None, "epochs": 3, "batch_size": 32,
+                 "lr": 1e-3, "triplet_margin": 0.3, "tdnn_channels": (128, 128, 128, 128, 384), "segment_dim": 128,
+                 "embedding_dim": 128,
+                 "w2v_config": {"conv_channels": 64, "embed_dim": 128, "num_layers": 2, "num_heads": 4,
+                                "ff_dim": 256, "pos_conv_kernel": 32, "pos_conv_groups": 8},
+                 "w2v_clips_per_type": 48, "w2v_epochs": 3, "w2v_finetune_epochs": 1, "w2v_batch_size": 8,
+                 "w2v_crop_seconds": 1.0, "w2v_lr": 5e-4, "w2v_warmup_fraction": 0.08, "w2v_layer": -1,
+                 "ae_epochs": 10, "ae_batch_size": 512, "ae_lr": 1e-3, "tsne_perplexity": 10.0, "seeds": (0, 1, 2)},
+        "paper": {"types": None, "crop_seconds": None, "source_per_section": None, "epochs": 100, "batch_size": 64,
+                  "lr": 2e-4, "triplet_margin": 0.3, "tdnn_channels": (512, 512, 512, 512, 1500), "segment_dim": 512,
+                  "embedding_dim": 128, "w2v_config": {}, "w2v_clips_per_type": None, "w2v_epochs": 10,
+                  "w2v_finetune_epochs": 5, "w2v_batch_size": 8, "w2v_crop_seconds": None, "w2v_lr": 5e-4,
+                  "w2v_warmup_fraction": 0.08, "w2v_layer": -1, "ae_epochs": 100, "ae_batch_size": 512,
+                  "ae_lr": 1e-3, "tsne_perplexity": 30.0, "seeds": (0, 1, 2, 3, 4)},
     },
 }
 
