@@ -437,3 +437,16 @@ def test_hugging_face_directory(tmp_path):
     expect(bad, "no weights")
     (tmp_path / "empty").mkdir()
     expect(tmp_path / "empty", "without config.json")
+
+
+def test_small_model_starts_with_pretraining_initialisation():
+    """torchaudio's builder keeps PyTorch's default init, under which the feature encoder's
+    output collapses to ~1e-4; small_wav2vec2 applies wav2vec 2.0's own (Kaiming) init."""
+    torch.manual_seed(0)
+    model = small_wav2vec2()
+    conv = model.feature_extractor.conv_layers[1].conv
+    fan_in = conv.weight[0].numel()
+    assert conv.weight.std().item() == pytest.approx((2.0 / fan_in) ** 0.5, rel=0.1)
+    with torch.no_grad():
+        features, _ = model.feature_extractor(torch.randn(2, 16000), None)
+    assert features.std().item() > 1e-2

@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchaudio.models import Wav2Vec2Model, wav2vec2_model
 from torchaudio.models.wav2vec2 import components as _components
+from torchaudio.models.wav2vec2.model import _init_hubert_pretrain_model
 
 #: the convolutional feature encoder of every torchaudio / fairseq wav2vec 2.0:
 #: (kernel, stride) per layer; receptive field 400 samples, hop 320 samples.
@@ -138,13 +139,23 @@ def small_wav2vec2_config(
 
 
 def small_wav2vec2(**overrides: Any) -> Wav2Vec2Model:
-    """A small :class:`torchaudio.models.Wav2Vec2Model`: ``wav2vec2_model(**small_wav2vec2_config(**overrides))``.
+    """A small :class:`torchaudio.models.Wav2Vec2Model`: ``wav2vec2_model(**small_wav2vec2_config(**overrides))``,
+    initialised for pre-training from scratch.
 
     See :func:`small_wav2vec2_config` for the configuration and its keyword arguments.
-    The weights are torchaudio's random initialisation (seed torch first for
-    reproducible ones).
+    torchaudio's ``wav2vec2_model`` keeps PyTorch's default initialisation, which is meant
+    to be overwritten by trained weights: its seven convolutions each shrink their input,
+    the feature encoder's outputs end up around 1e-4 (variance far below the next
+    LayerNorm's eps) and the contrastive loss stays at chance for hundreds of updates.
+    So the model gets wav2vec 2.0's own initialisation, as torchaudio applies it to its
+    pre-training models (``_init_hubert_pretrain_model``: Kaiming-normal convolutions,
+    the positional convolution and attention as in fairseq). Seed torch first for
+    reproducible weights.
     """
-    return wav2vec2_model(**small_wav2vec2_config(**overrides))
+    model = wav2vec2_model(**small_wav2vec2_config(**overrides))
+    if next(model.parameters()).device.type != "meta":   # a shape-only build (the checkpoint loader) has no data
+        model.apply(_init_hubert_pretrain_model)
+    return model
 
 
 def normalize_config(config: Mapping[str, Any]) -> dict[str, Any]:
