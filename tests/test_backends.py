@@ -112,6 +112,15 @@ def test_lof_is_sign_flipped_sklearn_lof_and_outlier_scores_higher(blobs):
     assert scores[1] > 2 * scores[0]
 
 
+def test_lof_caps_its_neighbourhood_at_n_minus_1_with_a_warning():
+    train = np.array([[0.0], [1.0], [2.0], [10.0]])
+    with pytest.warns(SmallSampleWarning, match="n_neighbors=20"):
+        model = LOFBackend(n_neighbors=20, metric="euclidean").fit(train)
+    assert model.n_neighbors_ == 3
+    ref = LocalOutlierFactor(n_neighbors=3, metric="euclidean", novelty=True).fit(train)
+    np.testing.assert_allclose(model.score_samples(np.array([[5.0]])), -ref.score_samples(np.array([[5.0]])))
+
+
 def test_cosine_mean_on_orthogonal_vectors():
     # normalised mean of e0 and 3*e1 points along (1, 1)
     model = CosineMeanBackend().fit(np.array([[1.0, 0.0], [0.0, 3.0]]))

@@ -49,8 +49,9 @@ class LOFBackend(BaseBackend):
     """Score = local outlier factor, ``-LocalOutlierFactor(novelty=True).score_samples(X)``.
 
     About 1 for inliers, larger for outliers (Breunig et al., 2000). Domains are
-    ignored. scikit-learn caps ``n_neighbors`` at ``n_samples - 1`` (with its own
-    warning); at least 2 training samples are needed.
+    ignored. ``n_neighbors`` above ``n_samples - 1`` is capped there, with a
+    :class:`~asdlib.backends.SmallSampleWarning` (as :class:`KNNBackend` does); the
+    value used is ``n_neighbors_``. At least 2 training samples are needed.
 
     Args:
         n_neighbors: neighbourhood size.
@@ -65,7 +66,10 @@ class LOFBackend(BaseBackend):
         _check_metric(self.metric, "LOFBackend")
         if X.shape[0] < 2:
             raise ValueError(f"LOFBackend needs at least 2 training samples; X has shape {X.shape}")
-        self.lof_ = LocalOutlierFactor(n_neighbors=self.n_neighbors, metric=self.metric, novelty=True).fit(X)
+        if int(self.n_neighbors) < 1:
+            raise ValueError(f"LOFBackend: n_neighbors must be >= 1; got {self.n_neighbors!r}")
+        self.n_neighbors_ = capped(int(self.n_neighbors), X.shape[0] - 1, "n_neighbors", "LOFBackend")
+        self.lof_ = LocalOutlierFactor(n_neighbors=self.n_neighbors_, metric=self.metric, novelty=True).fit(X)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return -self.lof_.score_samples(X)
