@@ -24,3 +24,9 @@ __all__ += ["ArcFace"]
 from asdlib.losses.triplet import batch_hard_triplet_loss, pairwise_distances  # noqa: E402
 
 __all__ += ["batch_hard_triplet_loss", "pairwise_distances"]
+
+from asdlib.losses.wgan import (  # noqa: E402
+    aegan_generator_loss, feature_matching, gradient_penalty, wgan_critic_loss, wgan_generator_loss,
+)
+
+__all__ += ["aegan_generator_loss", "feature_matching", "gradient_penalty", "wgan_critic_loss", "wgan_generator_loss"]

@@ -10,6 +10,7 @@
   MobileFaceNet, MobileFaceNet-SE, ECAPA-TDNN, Cnn6.
 - :mod:`asdlib.models.mobilenetv2_baseline` -- the DCASE 2022 MobileNetV2 section classifier;
   :mod:`asdlib.models.aithu_classifiers` -- AITHU's SC and MHCR (paper 000, Sec. 3.1).
+- :mod:`asdlib.models.aegan` -- AITHU's AEGAN-AD (paper 000, Sec. 3.3).
 - :mod:`asdlib.models.wav2vec` -- the original wav2vec (Schneider et al. 2019), AITHU's
   SC-wav2vec feature extractor.
 - :mod:`asdlib.models.ustc` -- USTC's TgramNet, feature stack and TDNN classifier, and the
@@ -78,3 +79,11 @@ from asdlib.models.mobilenetv2_baseline import (  # noqa: E402
 __all__ += ["AttributeTask", "BASELINE_FEATURE", "BASELINE_FIT", "MobileNetV2Classifier", "MultiHeadClassifierRegressor",
             "SectionClassifier", "attribute_tasks", "encode_targets", "frames_from_clips", "section_posterior_score",
             "section_task", "window_images"]
+
+from asdlib.models.aegan import (  # noqa: E402
+    AEGANAutoencoder, AEGANDecoder, AEGANDiscriminator, AEGANEncoder, AdaptiveLayerNorm, ClipPatches, aegan_clip_scores,
+    discriminator_embeddings, minmax_range, patch_clips, scale_to_unit,
+)
+
+__all__ += ["AEGANAutoencoder", "AEGANDecoder", "AEGANDiscriminator", "AEGANEncoder", "AdaptiveLayerNorm", "ClipPatches",
+            "aegan_clip_scores", "discriminator_embeddings", "minmax_range", "patch_clips", "scale_to_unit"]

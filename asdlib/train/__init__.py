@@ -73,3 +73,8 @@ __all__ += ["embed_ustc", "section_codes", "train_ustc"]
 from asdlib.train.classifier import embed_clips, train_classifier  # noqa: E402
 
 __all__ += ["embed_clips", "train_classifier"]
+
+# AEGAN-AD (AITHU, paper 000, Sec. 3.3): MSE autoencoder, optionally with a WGAN-GP critic.
+from asdlib.train.aegan import train_aegan  # noqa: E402
+
+__all__ += ["train_aegan"]

@@ -1,0 +1,286 @@
+"""Ensembles (paper 000, Sec. 4): training-score standardisation, the simplex grid, the weight
+search, the DCASE objective, and the honest (no labels of the evaluated section) and oracle rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from asdlib.ensembles import (
+    ensemble_inputs,
+    ensemble_scores,
+    honest_weights,
+    leave_one_section_out_weights,
+    official_objective,
+    oracle_weights,
+    score_matrix,
+    search_weights,
+    simplex_grid,
+    standardise,
+)
+from asdlib.metrics import official_score, section_table_2022
+
+SYSTEMS = ("alpha", "beta", "gamma")
+
+
+def _meta(machine_types=("fan",), sections=(0, 1, 2), n=12, eval_unknown=()):
+    """n source and n target clips per section, half of each anomalous; 'unknown' labels where asked."""
+    rows = []
+    for mt in machine_types:
+        for sec in sections:
+            for dom in ("source", "target"):
+                for i in range(n):
+                    lab = "anomaly" if i % 2 else "normal"
+                    rows.append({"machine_type": mt, "section": sec, "domain": dom,
+                                 "label": "unknown" if sec in eval_unknown else lab,
+                                 "file": f"section_{sec:02d}_{dom}_test_{lab}_{i:04d}.wav"})
+    return pd.DataFrame(rows)
+
+
+def _truth(meta):
+    return np.array([f.split("_")[4] == "anomaly" for f in meta["file"]], dtype=float)
+
+
+def _scores(meta, rng, strength):
+    """One column per system; strength[system][section] = how far anomalies are shifted up."""
+    y = _truth(meta)
+    cols = {}
+    for name in SYSTEMS:
+        shift = np.array([strength[name].get(s, 0.0) for s in meta["section"]])
+        cols[name] = rng.normal(size=len(meta)) + shift * y
+    return pd.DataFrame(cols)
+
+
+# ----------------------------------------------------------------------------- the grid and the search
+
+
+@pytest.mark.parametrize("n, step", [(1, 0.5), (2, 0.5), (3, 0.1), (4, 0.25), (6, 0.1)])
+def test_simplex_grid_is_the_whole_simplex(n, step):
+    grid = simplex_grid(n, step)
+    k = round(1 / step)
+    assert grid.shape == (math.comb(k + n - 1, n - 1), n)
+    assert (grid >= 0).all()
+    np.testing.assert_allclose(grid.sum(axis=1), 1.0, atol=1e-12)
+    counts = grid * k
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)  # multiples of step
+    assert len({tuple(np.round(r, 9)) for r in grid}) == len(grid)  # no duplicates
+    assert grid[0].tolist() == [1.0] + [0.0] * (n - 1)  # lexicographically descending
+    assert grid[-1].tolist() == [0.0] * (n - 1) + [1.0]
+    as_tuples = [tuple(np.round(counts[i]).astype(int)) for i in range(len(grid))]
+    assert as_tuples == sorted(as_tuples, reverse=True)
+
+
+def test_simplex_grid_rejects_bad_steps():
+    with pytest.raises(ValueError, match="whole number"):
+        simplex_grid(3, 0.3)
+    with pytest.raises(ValueError, match="n_systems"):
+        simplex_grid(0, 0.1)
+
+
+def test_search_puts_the_weight_on_a_perfect_subsystem():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(40), np.ones(40)]
+    matrix = np.column_stack([rng.normal(size=80),  # noise
+                              3 * y + rng.uniform(0, 1, 80),  # perfectly separating
+                              rng.normal(size=80) + 0.3 * y])  # weak
+    assert roc_auc_score(y, matrix[:, 1]) == 1.0
+    w, table = search_weights(matrix, lambda s: roc_auc_score(y, s), step=0.1)
+    np.testing.assert_array_equal(w, [0.0, 1.0, 0.0])
+    assert table["chosen"].sum() == 1 and len(table) == 66
+    assert table.loc[table["chosen"], "objective"].item() == table["objective"].max() == 1.0
+    assert table["objective"].eq(1.0).sum() > 1  # blends tie with it: the sparsest wins
+
+
+def test_ties_are_broken_by_sparsity_then_grid_order():
+    y = np.r_[np.zeros(10), np.ones(10)]
+    perfect = y + np.linspace(0, 0.5, 20)
+    matrix = pd.DataFrame({"noise": np.sin(np.arange(20.0)), "p1": perfect, "p2": perfect})
+    w, table = search_weights(matrix, lambda s: roc_auc_score(y, s), step=0.5)
+    assert list(table.columns[:3]) == ["noise", "p1", "p2"]
+    np.testing.assert_array_equal(w, [0.0, 1.0, 0.0])  # p1 and p2 tie: p1 comes first in the grid
+
+
+def test_official_objective_matches_the_metrics_module():
+    rng = np.random.default_rng(1)
+    meta = _meta(machine_types=("fan", "valve"), sections=(0, 1), n=16)
+    meta["label"] = np.where(_truth(meta) == 1, "anomaly", "normal")
+    scores = rng.normal(size=(len(meta), 12)) + _truth(meta)[:, None] * rng.uniform(0, 2, 12)
+    scores[:, :6] = np.round(scores[:, :6] * 2) / 2  # many ties, also across the max_fpr cut
+    objective = official_objective(meta)
+    batched = objective(scores)
+    for j in range(scores.shape[1]):
+        expected = official_score(section_table_2022(meta.assign(score=scores[:, j])))
+        assert batched[j] == pytest.approx(expected, abs=1e-12)
+        assert objective(scores[:, j]) == pytest.approx(expected, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- standardisation
+
+
+def test_standardise_arrays_uses_training_statistics_only():
+    rng = np.random.default_rng(2)
+    train = rng.normal(loc=[1.0, 10.0], scale=[2.0, 0.5], size=(50, 2))
+    test = rng.normal(size=(20, 2))
+    z, stats = standardise(train, test, return_stats=True)
+    np.testing.assert_allclose(stats, [train.mean(0), train.std(0)])
+    np.testing.assert_allclose(z, (test - train.mean(0)) / train.std(0))
+    other = test * 100 + 7  # different test scores: same statistics
+    z2, stats2 = standardise(train, other, return_stats=True)
+    np.testing.assert_array_equal(stats2, stats)
+    np.testing.assert_allclose(z2, (other - train.mean(0)) / train.std(0))
+    # the training scores standardised with their own statistics: mean 0, std 1
+    np.testing.assert_allclose(standardise(train, train).mean(0), 0.0, atol=1e-12)
+
+
+def test_standardise_long_tables_per_group():
+    rng = np.random.default_rng(3)
+    rows = []
+    for split, n in (("train", 30), ("test", 10)):
+        for system, base in (("alpha", 0.0), ("beta", 50.0)):
+            for mt, scale in (("fan", 1.0), ("valve", 4.0)):
+                for dom in ("source", "target"):
+                    for i in range(n):
+                        rows.append({"system": system, "split": split, "machine_type": mt, "section": 0,
+                                     "domain": dom, "score": base + scale * rng.normal() + (dom == "target")})
+    df = pd.DataFrame(rows)
+    train, test = df[df.split == "train"], df[df.split == "test"]
+    out, stats = standardise(train, test, return_stats=True)
+    grouped = train.groupby(["system", "machine_type"])["score"]
+    expected = grouped.mean().to_numpy()
+    np.testing.assert_allclose(stats["mean"].to_numpy(), expected)
+    np.testing.assert_allclose(stats["std"].to_numpy(), grouped.std(ddof=0).to_numpy())
+    # changing the test scores changes neither the statistics nor the other rows' values
+    changed = test.copy()
+    changed.iloc[0, changed.columns.get_loc("score")] += 1000.0
+    out2, stats2 = standardise(train, changed, return_stats=True)
+    pd.testing.assert_frame_equal(stats2, stats)
+    np.testing.assert_allclose(out2["score"].to_numpy()[1:], out["score"].to_numpy()[1:])
+    # per domain, the test rows grouped by another (e.g. predicted) domain column
+    test_pred = test.assign(predicted=np.where(test["domain"] == "source", "target", "source"))
+    by_dom = standardise(train, test_pred, by=("machine_type", "domain"), test_by=("machine_type", "predicted"))
+    row = test_pred.iloc[0]
+    ref = train[(train.system == row.system) & (train.machine_type == row.machine_type)
+                & (train.domain == row.predicted)]["score"]
+    assert by_dom["score"].iloc[0] == pytest.approx((row.score - ref.mean()) / ref.std(ddof=0))
+    with pytest.raises(ValueError, match="no training scores"):
+        standardise(train[train.machine_type == "fan"], test)
+
+
+def test_score_matrix_and_ensemble_inputs():
+    rng = np.random.default_rng(4)
+    meta = _meta(sections=(0,), n=4)
+    long = []
+    for seed in (0, 1):
+        for split in ("train", "test"):
+            for system in SYSTEMS:
+                part = meta.assign(system=system, seed=seed, split=split, score=rng.normal(size=len(meta)))
+                if split == "train":
+                    part = part.assign(file="train_" + part["file"], label="normal")
+                long.append(part)
+    long = pd.concat(long, ignore_index=True).sample(frac=1.0, random_state=0)  # any row order
+    with pytest.raises(ValueError, match="seed"):
+        ensemble_inputs(long)
+    matrix, m = ensemble_inputs(long, seed=1)
+    assert list(matrix.columns) == sorted(SYSTEMS) and len(matrix) == len(m) == len(meta)
+    assert list(m.columns) == ["machine_type", "section", "domain", "label", "file"]
+    test1 = long[(long.seed == 1) & (long.split == "test")]
+    train1 = long[(long.seed == 1) & (long.split == "train")]
+    f = m["file"].iloc[3]
+    raw = test1[(test1.system == "beta") & (test1.file == f)]["score"].item()
+    tr = train1[train1.system == "beta"]["score"]
+    assert matrix["beta"].iloc[3] == pytest.approx((raw - tr.mean()) / tr.std(ddof=0))
+    with pytest.raises(ValueError, match="twice"):
+        score_matrix(long[long.split == "test"])
+
+
+# ----------------------------------------------------------------------------- selection rules
+
+
+STRENGTH = {"alpha": {0: 3.0, 1: 0.5, 2: 3.0, 3: 3.0}, "beta": {0: 0.5, 1: 3.0, 2: 0.5, 3: 0.5},
+            "gamma": {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0}}
+
+
+def test_honest_rule_never_sees_the_evaluated_sections_labels():
+    rng = np.random.default_rng(5)
+    meta = _meta(sections=(0, 1, 2, 3), n=20, eval_unknown=(3,))  # section 3: evaluation, no labels
+    matrix = _scores(meta, rng, STRENGTH)
+    honest = honest_weights(matrix, meta, pool=(0, 1, 2), step=0.1)
+    assert honest[["section", "rule", "selected_on"]].values.tolist() == [
+        [0, "loso", "1,2"], [1, "loso", "0,2"], [2, "loso", "0,1"], [3, "pool", "0,1,2"]]
+    assert np.allclose(honest[list(SYSTEMS)].sum(axis=1), 1.0)
+
+    # relabel section 1 (counts kept) so that alpha, not beta, is perfect there: its own weights must not move
+    perturbed = meta.copy()
+    for dom in ("source", "target"):
+        rows = np.flatnonzero((meta["section"] == 1) & (meta["domain"] == dom))
+        alpha = matrix["alpha"].to_numpy()[rows]
+        perturbed.loc[rows, "label"] = np.where(alpha > np.median(alpha), "anomaly", "normal")
+    assert (perturbed["label"] != meta["label"]).sum() > 10
+    again = honest_weights(matrix, perturbed, pool=(0, 1, 2), step=0.1)
+    pd.testing.assert_series_equal(again.iloc[1], honest.iloc[1])
+    # ... while the weights chosen *with* section 1's labels do move: the perturbation matters
+    oracle = oracle_weights(matrix, meta, per_section=True, sections=[1])
+    oracle_p = oracle_weights(matrix, perturbed, per_section=True, sections=[1])
+    assert not np.allclose(oracle[list(SYSTEMS)].to_numpy(), oracle_p[list(SYSTEMS)].to_numpy())
+    others = honest_weights(matrix, perturbed, pool=(0, 1, 2), step=0.1)
+    assert not np.allclose(others.loc[others.section != 1, list(SYSTEMS)].to_numpy(),
+                           honest.loc[honest.section != 1, list(SYSTEMS)].to_numpy())
+
+    # the evaluation section's weights never read its labels either: any labels, same weights
+    relabelled = meta.copy()
+    relabelled.loc[relabelled.section == 3, "label"] = np.where(_truth(meta)[meta.section == 3] == 1,
+                                                                "normal", "anomaly")
+    again = honest_weights(matrix, relabelled, pool=(0, 1, 2), step=0.1)
+    pd.testing.assert_frame_equal(again, honest)
+
+
+def test_leave_one_section_out_and_oracle():
+    rng = np.random.default_rng(6)
+    meta = _meta(machine_types=("fan", "pump"), sections=(0, 1, 2), n=16)
+    matrix = _scores(meta, rng, STRENGTH)
+    loso = leave_one_section_out_weights(matrix, meta, step=0.25)
+    assert len(loso) == 6 and set(loso["rule"]) == {"loso"}
+    assert loso[loso.machine_type == "pump"]["selected_on"].tolist() == ["1,2", "0,2", "0,1"]
+    # section 1 (beta's) gets the weights chosen on sections 0 and 2, where alpha is strong
+    w1 = loso[(loso.machine_type == "fan") & (loso.section == 1)][list(SYSTEMS)].to_numpy()[0]
+    assert w1[0] > w1[1]
+    oracle = oracle_weights(matrix, meta, step=0.25)
+    assert set(oracle["rule"]) == {"oracle"} and set(oracle["selected_on"]) == {"0,1,2"}
+    # the oracle is at least as good as any honest choice on the labels it saw
+    fan = (meta.machine_type == "fan").to_numpy()
+    objective = official_objective(meta[fan].reset_index(drop=True))
+    best = oracle[oracle.machine_type == "fan"][list(SYSTEMS)].to_numpy()[0]
+    for w in loso[loso.machine_type == "fan"][list(SYSTEMS)].to_numpy():
+        assert objective(matrix[fan].to_numpy() @ best) >= objective(matrix[fan].to_numpy() @ w) - 1e-12
+
+
+def test_ensemble_scores():
+    matrix = pd.DataFrame({"alpha": [1.0, 2.0, 3.0], "beta": [0.0, 10.0, -10.0]})
+    np.testing.assert_allclose(ensemble_scores(matrix, [0.5, 0.5]), [0.5, 6.0, -3.5])
+    np.testing.assert_allclose(ensemble_scores(matrix, {"beta": 1.0}), [0.0, 10.0, -10.0])
+    meta = pd.DataFrame({"machine_type": ["fan", "fan", "valve"], "section": [0, 1, 0]})
+    table = pd.DataFrame({"machine_type": ["fan", "fan", "valve"], "section": [0, 1, 0],
+                          "alpha": [1.0, 0.0, 0.2], "beta": [0.0, 1.0, 0.8]})
+    np.testing.assert_allclose(ensemble_scores(matrix, table, meta), [1.0, 10.0, 0.6 - 8.0])
+    with pytest.raises(ValueError, match="meta"):
+        ensemble_scores(matrix, table)
+    with pytest.raises(ValueError, match="unknown"):
+        ensemble_scores(matrix, {"delta": 1.0})
+
+
+def test_honest_selection_of_one_score():
+    """grid=np.eye(k): choose one of k scores (AEGAN-AD's "best metric") without the section's labels."""
+    rng = np.random.default_rng(7)
+    meta = _meta(sections=(0, 1, 2), n=16)
+    matrix = _scores(meta, rng, STRENGTH)
+    chosen = honest_weights(matrix, meta, grid=np.eye(3))
+    weights = chosen[list(SYSTEMS)].to_numpy()
+    assert ((weights == 0) | (weights == 1)).all() and (weights.sum(axis=1) == 1).all()
+    # alpha is strong on sections 0 and 2, beta on 1: section 1 (chosen on 0 and 2) gets alpha
+    assert chosen.loc[chosen.section == 1, "alpha"].item() == 1.0
+    oracle = oracle_weights(matrix, meta, grid=np.eye(3), per_section=True)
+    assert oracle.loc[oracle.section == 1, "beta"].item() == 1.0
