@@ -195,6 +195,13 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# Chapters that read other chapters' results records (their kept clip scores): `asd run` starts
+# their runs only after every run of the chapters they require has ended.
+CHAPTER_REQUIRES: dict[str, tuple[str, ...]] = {
+    "aithu_aegan_ensembles": ("aithu_classifiers", "aithu_probabilistic"),
+}
+
+
 def get_profile(name: str) -> Profile:
     """The profile called ``name``; an unknown name fails with the valid ones."""
     if name not in PROFILES:

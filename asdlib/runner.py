@@ -467,6 +467,15 @@ def execute_runs(
         else:
             todo.append(i)
 
+    # chapters that read other chapters' records (CHAPTER_REQUIRES) start after those runs end:
+    # dependencies are submitted first, and a dependent run waits for them in its worker
+    from asdlib.profiles import CHAPTER_REQUIRES
+
+    depth = {spec.name: _requirement_depth(spec.name, CHAPTER_REQUIRES) for spec in specs}
+    todo.sort(key=lambda i: depth[specs[i].name])
+    done_events = {i: threading.Event() for i in todo}
+    waits_for = {i: [j for j in todo if specs[j].name in CHAPTER_REQUIRES.get(specs[i].name, ())] for i in todo}
+
     pool = _Pool()
     counter = threading.Lock()
     finished = [0]
@@ -489,6 +498,14 @@ def execute_runs(
             return False, f"{type(err).__name__}: {err}"
 
     def work(i: int) -> RunOutcome:
+        try:
+            for j in waits_for[i]:
+                done_events[j].wait()
+            return run_one(i)
+        finally:
+            done_events[i].set()
+
+    def run_one(i: int) -> RunOutcome:
         spec = specs[i]
         run_dir = spec.run_path
         log(f"[start {i + 1}/{total}] {spec.name} {spec.tag}")
@@ -519,6 +536,14 @@ def execute_runs(
         raise
     executor.shutdown(wait=True)
     return [o for o in outcomes if o is not None]
+
+
+def _requirement_depth(name: str, requires: dict[str, tuple[str, ...]], seen: tuple[str, ...] = ()) -> int:
+    """0 for a chapter that needs no other chapter's records, else 1 + the deepest requirement's."""
+    if name in seen:
+        raise ValueError(f"CHAPTER_REQUIRES has a cycle: {' -> '.join((*seen, name))}")
+    needs = requires.get(name, ())
+    return 0 if not needs else 1 + max(_requirement_depth(n, requires, (*seen, name)) for n in needs)
 
 
 def format_summary(outcomes: Sequence[RunOutcome]) -> str:

@@ -299,3 +299,34 @@ def test_dataset_is_injected_only_when_given(tmp_path):
     assert "dataset" not in plain[0].parameters
     given = plan_runs([nb], "ci", dataset=2020, out=tmp_path / "runs")
     assert given[0].parameters["dataset"] == 2020
+
+
+def test_a_chapter_that_reads_another_chapters_records_runs_after_it(tmp_path, monkeypatch, capsys):
+    """CHAPTER_REQUIRES: 'a_ensemble' reads the records of 'b_subsystem'; listed first and given
+    two jobs, it still starts only after every run of 'b_subsystem' has ended."""
+    import asdlib.profiles
+
+    monkeypatch.setattr(asdlib.profiles, "CHAPTER_REQUIRES", {"a_ensemble": ("b_subsystem",)})
+    folder = tmp_path / "notebooks"
+    provider = write_notebook(folder, "b_subsystem",
+                              PARAMETERS_CELL + "\n```{code-cell} ipython3\nimport time\ntime.sleep(2)\n```\n")
+    reader_body = """
+```{code-cell} ipython3
+import json, pathlib
+found = sorted(pathlib.Path(results_dir).parents[1].glob("b_subsystem/*/record.json"))
+assert len(found) == 2, f"the subsystem's records are not all there yet: {found}"
+pathlib.Path(results_dir, "record.json").write_text(json.dumps({"read": len(found)}))
+```
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    reader = folder / "a_ensemble.md"
+    reader.write_text(HEADER + PARAMETERS_CELL + reader_body)
+    out = tmp_path / "runs"
+    code = main([str(reader), str(provider), "--profile", "ci", "--seeds", "0", "1", "--out", str(out),
+                 "--jobs", "2"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((out / "ci" / "a_ensemble" / "all-seed0" / "record.json").read_text())["read"] == 2
+    log = capsys.readouterr().err
+    last_provider = max(i for i, line in enumerate(log.splitlines()) if line.startswith("[done") and "b_subsystem" in line)
+    first_reader = min(i for i, line in enumerate(log.splitlines()) if line.startswith("[start") and "a_ensemble" in line)
+    assert first_reader > last_provider
