@@ -90,6 +90,29 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "source_per_section": None, "test_per_group": None, "n_subclusters": 16, "n_clusters": 16,
                   "kmeans_n_init": 10, "gmm_covariance": "full", "embed_batch_size": 256, "tsne_perplexity": 30.0},
     },
+    # AITHU part 3 (paper 000, sections 3.3 and 4): AEGAN-AD per machine type and the four ensembles of
+    # Table 10 over the clip scores kept by aithu_classifiers and aithu_probabilistic (same profile and
+    # data). n_mels = patch_size: the patches are n_mels x patch_size (paper: 128 x 128); train_hop,
+    # score_hop: frames between patch starts (the code: 1); width, latent: the AEGAN-AD networks' ndf/ngf
+    # and nz; epochs: ours (the paper gives none); mu, gp_lambda: eq. (6) and (5); knn_k, lof_neighbors:
+    # the critic-embedding detectors; dc_*: submission 1's Cnn6 domain classifier (dc_frames: central crop
+    # of each clip, None = whole clip; dc_source_per_target: source clips per target clip in its training
+    # set); grid_step: of the ensembles' simplex grid.
+    "aithu_aegan_ensembles": {
+        "ci": {"n_mels": 32, "patch_size": 32, "train_hop": 16, "score_hop": 16, "width": 8, "latent": 32,
+               "epochs": 1, "batch_size": 64, "lr": 2e-4, "mu": 0.1, "gp_lambda": 10.0, "score_batch": 256,
+               "knn_k": 1, "lof_neighbors": 5, "dc_n_mels": 32, "dc_frames": 32, "dc_source_per_target": 2,
+               "dc_epochs": 1, "dc_batch_size": 16, "dc_lr": 1e-3, "grid_step": 0.25, "seeds": (0,)},
+        "demo": {"n_mels": 64, "patch_size": 64, "train_hop": 64, "score_hop": 64, "width": 16, "latent": 128,
+                 "epochs": 3, "batch_size": 64, "lr": 2e-4, "mu": 0.1, "gp_lambda": 10.0, "score_batch": 256,
+                 "knn_k": 1, "lof_neighbors": 20, "dc_n_mels": 32, "dc_frames": 32, "dc_source_per_target": 2,
+                 "dc_epochs": 3, "dc_batch_size": 16, "dc_lr": 1e-3, "grid_step": 0.1, "seeds": (0, 1)},
+        "paper": {"n_mels": 128, "patch_size": 128, "train_hop": 1, "score_hop": 1, "width": 32, "latent": 256,
+                  "epochs": 100, "batch_size": 512, "lr": 2e-4, "mu": 0.1, "gp_lambda": 10.0, "score_batch": 512,
+                  "knn_k": 1, "lof_neighbors": 20, "dc_n_mels": 64, "dc_frames": None, "dc_source_per_target": 2,
+                  "dc_epochs": 20, "dc_batch_size": 32, "dc_lr": 1e-3, "grid_step": 0.1,
+                  "seeds": (0, 1, 2, 3, 4)},
+    },
     # AITHU part 1 (paper 000, sections 2 and 3.1): the DCASE 2022 autoencoder and MobileNetV2 baselines
     # and the classification subsystems SC, MHCR, SC-wav2vec, one model per machine type and system
     # (notebooks/aithu_classifiers.md says what demo and ci cut). clip_seconds: first seconds of every
