@@ -39,13 +39,7 @@ from asdlib.train import seed_everything
 from asdlib.train.classifier import embed_clips, train_classifier
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run much slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def n_keras_params(model: nn.Module) -> int:

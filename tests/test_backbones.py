@@ -23,13 +23,7 @@ from asdlib.models.backbones import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run ~20x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 NETWORKS = ("MFN", "MFNSE", "Ecapa-tdnn", "Cnn6")

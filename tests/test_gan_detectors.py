@@ -26,13 +26,7 @@ from asdlib.models import (
 from asdlib.train import NonFiniteLossError, seed_everything, train_adversarial, train_autoencoder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run much slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def linear_sizes(module: nn.Module) -> list[tuple[int, int]]:

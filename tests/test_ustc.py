@@ -30,13 +30,7 @@ SR = 16_000
 SMALL_TDNN = {"frame_channels": (32, 32, 32, 32, 64), "segment_dim": 32, "embedding_dim": 16}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run ~20x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- TgramNet

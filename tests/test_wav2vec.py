@@ -18,13 +18,7 @@ from asdlib.train.wav2vec import _lr_lambda, load_fairseq_wav2vec, pretrain_wav2
 from asdlib.train import CheckpointError, seed_everything
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run ~20x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def conv_frames(n: int, layers) -> int:

@@ -40,13 +40,7 @@ TINY = {"conv_channels": 16, "embed_dim": 32, "num_layers": 2, "num_heads": 2, "
         "pos_conv_groups": 4, "dropout": 0.0, "layer_drop": 0.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run ~20x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(seed: int = 0, **overrides):

@@ -19,13 +19,7 @@ from asdlib.models import SpectrogramResNet, SpectrumNet, WilkinghoffConfig, Wil
 from asdlib.train import embed, mixup, seed_everything, train_embedder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run ~20x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- networks

@@ -19,13 +19,7 @@ from asdlib.models.wsp_nfcdee import (
 from asdlib.train import score_wsp_nfcdee, train_wsp_nfcdee
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads spin-wait and run ~20x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def toy_log_mels(n: int, n_mels: int = 16, n_frames: int = 24, anomalous: bool = False, seed: int = 0):
