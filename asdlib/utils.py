@@ -79,3 +79,17 @@ def progress_bar(
     """
     kwargs = {} if enabled else {"disable": True}
     return _tqdm(iterable, desc=desc, total=total, leave=leave, unit=unit, dynamic_ncols=True, **kwargs)
+
+
+def as_tensor(x, name: str):
+    """``x`` as a torch tensor (a tensor is returned as it is; arrays and lists are converted);
+    anything else fails with a :class:`TypeError` naming the parameter ``name``."""
+    import numpy as np
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(np.asarray(x))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err

@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.utils import as_tensor as _as_tensor
 from asdlib.features.spectral import LogMelConfig, log_mel
 
 CHANNELS = ("logmel", "tgram", "wav2vec")
@@ -494,14 +495,6 @@ class USTCModel(nn.Module):
 
 # ----------------------------------------------------------------------------- anomaly scores
 
-
-def _as_tensor(x, name: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    try:
-        return torch.as_tensor(np.asarray(x))
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err
 
 
 def _labels(x, n: int, name: str, device: torch.device) -> Tensor:

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from asdlib.utils import as_tensor as _as_tensor
 from asdlib.models.aithu_classifiers import frames_from_clips
 from asdlib.models.backbones import recalibrate_batchnorm
 from asdlib.train.amp import autocast
@@ -46,14 +47,6 @@ from asdlib.train.seeding import make_generator
 
 __all__ = ["embed_clips", "train_classifier"]
 
-
-def _as_tensor(x: Any, name: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    try:
-        return torch.as_tensor(np.asarray(x))
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err
 
 
 def _positive_int(name: str, v: Any) -> None:

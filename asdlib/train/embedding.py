@@ -11,13 +11,14 @@ batches are indexed there).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.utils import as_tensor as _as_tensor
 from asdlib.train.amp import autocast
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
@@ -25,14 +26,6 @@ from asdlib.train.loop import History, train_epochs
 from asdlib.train.mixup import mixup
 from asdlib.train.seeding import make_generator
 
-
-def _as_tensor(x: Any, name: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    try:
-        return torch.as_tensor(np.asarray(x))
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err
 
 
 def train_embedder(

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.utils import as_tensor as _as_tensor
 from asdlib.losses.triplet import batch_hard_triplet_loss
 from asdlib.models.ustc import USTCOutput
 from asdlib.train.amp import autocast
@@ -40,14 +41,6 @@ from asdlib.train.seeding import make_generator
 PAPER_LR = 2e-4
 PAPER_EPOCHS = 100
 
-
-def _as_tensor(x: Any, name: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    try:
-        return torch.as_tensor(np.asarray(x))
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err
 
 
 def _inputs(inputs: Any) -> tuple[Tensor, ...]:
