@@ -3,8 +3,13 @@
 The rules, applied in this order and never silently:
 
 1. **Read** with soundfile as float32 in [-1, 1]. A file soundfile cannot open, a
-   WAV whose header promises more data than the file holds (truncated), or a clip
-   with no samples raises :class:`DataError` naming the file.
+   WAV whose header promises more data than the file holds (truncated), a clip
+   with no samples, a floating-point clip holding NaN or infinite samples, or a
+   dangling symbolic link raises :class:`DataError` naming the file as found in
+   the data tree. A WAV written to a pipe declares the *streamed* size
+   ``0xFFFFFFFF`` in its RIFF and/or ``data`` chunk header because the writer could
+   not seek back to fill them in: such a file is read to its end, as soundfile
+   reads it, and is not called truncated.
 2. **Mono**: a multi-channel file keeps channel 0 (DCASE published channel 0 of
    the MIMII microphone array), with a warning naming the file.
 3. **16 kHz**: another rate is resampled with ``torchaudio.functional.resample``
@@ -18,11 +23,16 @@ The rules, applied in this order and never silently:
    loaded (:func:`clip_seconds`): DCASE 2020 ToyCar clips stay 11 s, every other
    DCASE type 10 s, and a synthetic preset keeps its own length. Callers that
    load one machine type in chunks compute the duration once for the whole list
-   so every chunk has the same length.
+   so every chunk has the same length. When the longest clip is more than
+   :data:`LONG_CLIP_RATIO` (1.5) times the median clip length, :func:`clip_seconds`
+   warns naming the longest file(s) and the lengths: one stray 30 s recording
+   would otherwise turn every 1 s clip into 30 repetitions of itself. (DCASE
+   2020 ToyCar's 11 s next to 10 s clips is a ratio of 1.1: no warning.)
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 from pathlib import Path
@@ -36,18 +46,54 @@ from asdlib.utils import progress_bar
 
 SAMPLE_RATE = 16_000
 
+LONG_CLIP_RATIO = 1.5
+""":func:`clip_seconds` warns when the longest clip exceeds this multiple of the median length."""
+
+_STREAMED_SIZE = 0xFFFFFFFF  # the RIFF / data chunk size a WAV writer that cannot seek leaves behind
+
+
+def _require_file(path: Path) -> None:
+    """Raise DataError naming ``path`` (as given) when it is missing or a dangling link."""
+    if path.is_file():
+        return
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        raise DataError(f"{path}: dangling symbolic link (it points to {target}, which does not exist)")
+    raise DataError(f"{path}: audio file not found")
+
 
 def clip_seconds(paths: Iterable[str | Path], sr: int = SAMPLE_RATE) -> float:
-    """Length in seconds (at ``sr``) of the longest clip, from the file headers alone."""
-    longest = 0.0
+    """Length in seconds (at ``sr``) of the longest clip, from the file headers alone.
+
+    Warns (naming the longest files and the median length) when the longest clip is
+    more than :data:`LONG_CLIP_RATIO` times the median: every clip of the set would
+    be brought to the outlier's length (rule 4 of the module doc).
+    """
+    lengths: list[tuple[float, str]] = []
     for p in paths:
+        _require_file(Path(p))
         try:
             info = sf.info(str(p))
         except (RuntimeError, sf.LibsndfileError) as err:
             raise DataError(f"{p}: cannot read audio header ({err}); expected a 16-bit PCM WAV file") from err
-        longest = max(longest, info.frames / info.samplerate)
+        lengths.append((info.frames / info.samplerate, str(p)))
+    longest = max((s for s, _ in lengths), default=0.0)
     if longest == 0.0:
         raise DataError("clip_seconds: no clips with audio given")
+    median = float(np.median([s for s, _ in lengths]))
+    if median > 0 and longest > LONG_CLIP_RATIO * median:
+        long = sorted((x for x in lengths if x[0] > LONG_CLIP_RATIO * median), reverse=True)
+        named = ", ".join(f"{p} ({s:.3g} s)" for s, p in long[:3]) + (
+            f" and {len(long) - 3} more" if len(long) > 3 else "")
+        warnings.warn(
+            f"{named}: longer than {LONG_CLIP_RATIO}x the median clip length {median:.3g} s of "
+            f"{len(lengths)} clips; every clip is brought to {longest:.3g} s (shorter ones repeated "
+            "from their start). Remove the outlier or pass duration= to fix the length",
+            stacklevel=2,
+        )
     return round(longest * sr) / sr
 
 
@@ -55,7 +101,9 @@ def _check_wav_complete(path: Path) -> None:
     """Raise DataError if a RIFF/WAVE file's data chunk is shorter than its header says.
 
     libsndfile quietly reads what is there when a WAV file was cut short (an
-    interrupted copy, a partial download); we want to know.
+    interrupted copy, a partial download); we want to know. A *streamed* WAV (RIFF
+    or ``data`` size ``0xFFFFFFFF``, as written to a pipe) declares no size to
+    check: its audio runs to the end of the file, which is what soundfile reads.
     """
     size = path.stat().st_size
     with open(path, "rb") as fh:
@@ -64,11 +112,14 @@ def _check_wav_complete(path: Path) -> None:
             return  # not a plain RIFF WAVE file: leave it to soundfile
         if head[:4] == b"RF64":
             return  # 64-bit sizes live in a ds64 chunk; soundfile checks those
+        streamed = struct.unpack("<I", head[4:8])[0] == _STREAMED_SIZE
         pos = 12
         while pos + 8 <= size:
             fh.seek(pos)
             chunk_id, chunk_size = struct.unpack("<4sI", fh.read(8))
             if chunk_id == b"data":
+                if streamed or chunk_size == _STREAMED_SIZE:
+                    return  # no size was declared: the data runs to the end of the file
                 if pos + 8 + chunk_size > size:
                     raise DataError(
                         f"{path}: truncated WAV file: its header declares "
@@ -82,8 +133,7 @@ def _check_wav_complete(path: Path) -> None:
 def read_wav(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Read one clip as a float32 mono array at ``sr`` Hz (rules 1-3 of the module doc)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: audio file not found")
+    _require_file(path)
     _check_wav_complete(path)
     try:
         with sf.SoundFile(str(path)) as fh:
@@ -93,6 +143,7 @@ def read_wav(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
                 audio = raw.astype(np.float32) * np.float32(1 / 32768)
             else:
                 audio = fh.read(dtype="float32", always_2d=True)
+                _check_finite(path, audio, file_sr)
     except (RuntimeError, sf.LibsndfileError) as err:  # LibsndfileError subclasses RuntimeError
         raise DataError(f"{path}: cannot read audio ({err}); expected a 16-bit PCM WAV file") from err
     if audio.shape[0] == 0:
@@ -107,6 +158,19 @@ def read_wav(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
         warnings.warn(f"{path}: sample rate {file_sr} Hz; resampling to {sr} Hz", stacklevel=2)
         audio = AF.resample(torch.from_numpy(audio), file_sr, sr).numpy()
     return audio
+
+
+def _check_finite(path: Path, audio: np.ndarray, file_sr: int) -> None:
+    """Raise DataError naming ``path`` if a floating-point clip holds NaN or infinite samples."""
+    finite = np.isfinite(audio)
+    if finite.all():
+        return
+    bad_frames = np.flatnonzero(~finite.all(axis=1))
+    n_nan, n_inf = int(np.isnan(audio).sum()), int(np.isinf(audio).sum())
+    raise DataError(
+        f"{path}: {n_nan} NaN and {n_inf} infinite sample(s) in {len(bad_frames)} of {audio.shape[0]} "
+        f"frames (first at {bad_frames[0] / file_sr:.3f} s); expected finite audio in [-1, 1]"
+    )
 
 
 def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
