@@ -58,6 +58,7 @@ def test_parse_clip_name_rejects_unknown_names():
 # ------------------------------------------------------------------------ layouts
 @pytest.fixture
 def root_2020(tmp_path):
+    tmp_path = tmp_path / "data"  # a parent of its own: no other test's ground truth next to it
     base = tmp_path / "dev_data" / "fan"
     for i in range(3):
         wav(base / "train" / f"normal_id_00_{i:08d}.wav", seed=i)
@@ -97,6 +98,7 @@ def test_index_2020_eval_labels_from_ground_truth(root_2020):
 
 @pytest.fixture
 def root_2022(tmp_path):
+    tmp_path = tmp_path / "data"  # a parent of its own: no other test's ground truth next to it
     base = tmp_path / "dev_data" / "bearing"
     for i, (dom, attrs) in enumerate([("source", "vel_6_loc_A"), ("source", "vel_8_loc_A"), ("target", "vel_10_loc_A")]):
         wav(base / "train" / f"section_00_{dom}_train_normal_{i:04d}_{attrs}.wav", seed=i)
@@ -153,13 +155,14 @@ def test_ground_truth_that_disagrees_with_disk_names_the_csv(root_2022):
 def test_attributes_csv_overrides_name_parsing(tmp_path):
     base = tmp_path / "ToyCar"
     wav(base / "train" / "section_00_source_train_normal_0000_a.wav")  # 'a' cannot be paired
+    wav(base / "test" / "section_00_source_test_normal_0000_car_A1.wav")  # development data: test/ too
     with pytest.raises(DataError, match="section_00_source_train_normal_0000_a.wav.*not key_value pairs"):
         index_dataset(tmp_path)
     (base / "attributes_00.csv").write_text(
         "file_name,d1p,d1v,d2p,d2v\nToyCar/train/section_00_source_train_normal_0000_a.wav,car,A1,spd,28V\n")
-    index = index_dataset(tmp_path, year=2023)
-    assert index.loc[0, "attributes"] == {"car": "A1", "spd": "28V"}
-    assert index.loc[0, "year"] == 2023
+    index = index_dataset(tmp_path, year=2023).set_index("split")
+    assert index.loc["train", "attributes"] == {"car": "A1", "spd": "28V"}
+    assert (index["year"] == 2023).all()
 
 
 def test_summarize_and_attribute_table(root_2022):
@@ -254,8 +257,10 @@ def test_fixed_length_rule_crops_and_wraps(tmp_path):
     short = tmp_path / "short.wav"
     ramp = np.linspace(-0.5, 0.5, 4000)
     sf.write(str(short), ramp, SR, subtype="PCM_16")
-    assert clip_seconds([long, short]) == pytest.approx(1.1)
-    clips = load_clips([long, short])  # longest clip sets the length: 11 s ToyCar-style clips stay whole
+    with pytest.warns(UserWarning, match="median clip length"):  # 1.1 s next to 0.25 s: a warning
+        assert clip_seconds([long, short]) == pytest.approx(1.1)
+    with pytest.warns(UserWarning, match=r"long.wav \(1.1 s\): longer than 1.5x the median"):
+        clips = load_clips([long, short])  # longest clip sets the length: 11 s ToyCar-style clips stay whole
     assert clips.shape == (2, 17600)
     expected = np.tile(read_wav(short), 5)[:17600]
     assert np.array_equal(clips[1], expected)  # wrap-around, not zeros

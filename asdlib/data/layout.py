@@ -14,17 +14,55 @@ Layouts read unchanged (``<type>`` is a machine-type folder):
   accepted too). ``<attrs>`` is ``key_value`` pairs joined by ``_``
   (``vel_8_loc_B``, ``m-n_W``); ``noAttribute`` means none.
 
+The extension may be written in any case (``.wav``, ``.WAV``, ``.Wav``); the rest
+of a name is matched exactly.
+
 The root may hold the machine-type folders directly, or ``dev_data/`` and
-``eval_data/`` folders that hold them (the ``part`` column says which).
+``eval_data/`` folders that hold them (the ``part`` column says which). A folder
+is a machine-type folder when it holds ``train/`` or ``test/``. Which of the two
+must be there:
+
+* **development data** (``dev_data/<type>``, or ``<type>`` directly in the root,
+  unless the root itself is named ``eval_data``): both ``train/`` and ``test/``, as
+  every DCASE development download ships them; a missing one is a
+  :class:`~asdlib.data.errors.DataError` naming it.
+* **evaluation data** (``eval_data/<type>``): DCASE publishes its ``train/``
+  ("additional training data") and its ``test/`` ("evaluation data") as separate
+  downloads, months apart, so either alone is accepted; ``train/`` without
+  ``test/`` warns, naming the folder, that no evaluation test clips are indexed.
+
+A symbolic link in a ``train/`` or ``test/`` folder is followed; the ``path``
+column keeps the link's own name (in the resolved folder), so later errors name
+the DCASE file, and a dangling link is a DataError naming the link and its target.
 
 Labels and domains of unlabelled evaluation clips come from the official
-evaluator's ground-truth files when they are found in the root, its parent, or the
-machine-type folder: ``ground_truth_data/ground_truth_<type>_section_03_test.csv``
-(``file,0|1``: normal/anomaly), ``ground_truth_domain/…`` (``file,0|1``:
-source/target), and ``ground_truth_attributes/<type>/attributes_03.csv`` (whose
-``file_name_with_full_attributes`` column gives the full 2022 name). For 2020 the
-same files with ``id_05`` in place of ``section_03`` are read. Without them the
-label is ``unknown`` and the domain empty.
+evaluator's ground-truth files when they are found in the documented places: the
+root, its parent, the machine-type folder or the folder above it, each either
+holding ``ground_truth_data/ground_truth_<type>_section_03_test.csv``
+(``file,0|1``: normal/anomaly; the CSV may also sit there directly),
+``ground_truth_domain/…`` (``file,0|1``: source/target), and
+``ground_truth_attributes/<type>/attributes_03.csv`` (whose
+``file_name_with_full_attributes`` column, ``file_name_with_attributes`` for the
+Toy types, gives the full 2022 name). For 2020 the same files with ``id_05`` in
+place of ``section_03`` are read. Without them the label is ``unknown`` and the
+domain empty. The ground-truth files are looked for only there: when evaluation
+test clips stay ``unknown`` while a file of the expected name lies elsewhere (up
+to :data:`GT_SEARCH_DEPTH` folders below the root or its parent), a warning names
+it and the documented places; it is not read, since a copy elsewhere may belong
+to another edition or be stale. Move or link its ``ground_truth_data/`` folder
+into the root or its parent.
+
+Ground-truth CSVs may start with a UTF-8 byte-order mark. Their label and domain
+files must list exactly the evaluation clips on disk: a missing or extra row is
+a DataError naming the CSV and files, a malformed line one naming the CSV and the
+line number. Rows of an attributes CSV are read by header name when they have as
+many fields as the header; a row with fewer or more fields (the official DCASE
+2022 valve ``attributes_05.csv`` has rows with one attribute pair less, whose full
+name lands under ``d2p``) is read by position instead: ``file_name`` by its
+header position, the one other field ending in ``.wav`` as the full name, and the
+remaining non-empty fields, in order, as ``parameter, value`` pairs. A row whose
+leftover fields cannot be paired, or that holds two different full names, is a
+DataError naming the CSV and the line.
 
 Nothing is dropped silently: a ``.wav`` name that fits no layout, an empty or
 missing folder, a machine type that is not there, or ground truth that disagrees
@@ -34,6 +72,8 @@ or folder and what was expected.
 
 from __future__ import annotations
 
+import csv
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -52,19 +92,27 @@ COLUMNS = [
     "split", "label", "attribute_string", "attributes",
 ]
 
-_RE_2020 = re.compile(r"^(?P<label>normal|anomaly)_id_(?P<section>\d+)_(?P<num>\d+)\.wav$")
-_RE_2020_EVAL = re.compile(r"^id_(?P<section>\d+)_(?P<num>\d+)\.wav$")
+GT_SEARCH_DEPTH = 3
+"""How many folders below the root and its parent a misplaced ground-truth file is looked for."""
+
+_GT_SEARCH_MAX_DIRS = 5000  # and at most this many folders visited per index
+
+_WAV = r"\.(?i:wav)"
+_RE_2020 = re.compile(rf"^(?P<label>normal|anomaly)_id_(?P<section>\d+)_(?P<num>\d+){_WAV}$")
+_RE_2020_EVAL = re.compile(rf"^id_(?P<section>\d+)_(?P<num>\d+){_WAV}$")
 _RE_2022 = re.compile(
     r"^section_(?P<section>\d+)_(?P<domain>source|target)_(?P<split>train|test)_"
-    r"(?P<label>normal|anomaly)_(?P<num>\d+)(?:_(?P<attrs>.+))?\.wav$"
+    rf"(?P<label>normal|anomaly)_(?P<num>\d+)(?:_(?P<attrs>.+))?{_WAV}$"
 )
-_RE_2022_EVAL = re.compile(r"^section_(?P<section>\d+)_(?:test_)?(?P<num>\d+)\.wav$")
+_RE_2022_EVAL = re.compile(rf"^section_(?P<section>\d+)_(?:test_)?(?P<num>\d+){_WAV}$")
 
 _EXPECTED = (
     "expected DCASE names: 2020 '{normal,anomaly}_id_00_00000000.wav' or 'id_05_00000000.wav'; "
     "2022+ 'section_00_{source,target}_{train,test}_{normal,anomaly}_0000_<attrs>.wav' "
     "or 'section_03_0000.wav'"
 )
+
+_FULL_NAME_COLUMNS = ("file_name_with_full_attributes", "file_name_with_attributes")
 
 
 def parse_attributes(attr_string: str | None) -> dict[str, str]:
@@ -99,7 +147,7 @@ class ClipName:
 
 
 def parse_clip_name(name: str) -> ClipName:
-    """Parse a DCASE clip file name; raise ValueError if it fits no layout."""
+    """Parse a DCASE clip file name (extension in any case); raise ValueError if it fits no layout."""
     if m := _RE_2022.match(name):
         return ClipName(2022, int(m["section"]), m["split"], m["domain"], m["label"], m["attrs"] or "")
     if m := _RE_2022_EVAL.match(name):
@@ -109,6 +157,16 @@ def parse_clip_name(name: str) -> ClipName:
     if m := _RE_2020_EVAL.match(name):
         return ClipName(2020, int(m["section"]), "test", None, None, "")
     raise ValueError(f"file name {name!r} fits no DCASE layout; {_EXPECTED}")
+
+
+def _is_wav_name(text: str) -> bool:
+    return text.lower().endswith(".wav")
+
+
+def _clip_key(name: str) -> str:
+    """A file name as ground truth and disk are matched: the last path component, ``.wav`` lower-cased."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return name[:-4] + ".wav" if _is_wav_name(name) else name
 
 
 def _type_dirs(root: Path) -> list[tuple[str, Path]]:
@@ -124,32 +182,105 @@ def _type_dirs(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _read_gt_csv(path: Path) -> dict[str, int]:
-    """Read an evaluator CSV of ``file,0|1`` lines (no header) into {file name: 0|1}."""
+def _read_csv_rows(path: Path, what: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of a CSV file as ``(line number, stripped fields)``; a UTF-8 BOM is dropped."""
     try:
-        table = pd.read_csv(path, header=None, names=["file", "value"], dtype={"file": str})
-    except Exception as err:  # pandas raises several types for malformed CSV
-        raise DataError(f"{path}: cannot read ground truth ({err}); expected lines 'file,0|1'") from err
-    if table["value"].isna().any() or not table["value"].isin([0, 1]).all():
-        raise DataError(f"{path}: ground truth values must be 0 or 1 on every line 'file,0|1'")
-    return {Path(f).name: int(v) for f, v in zip(table["file"], table["value"])}
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = []
+            reader = csv.reader(fh)
+            for fields in reader:
+                if any(f.strip() for f in fields):
+                    rows.append((reader.line_num, [f.strip() for f in fields]))
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: cannot read {what} ({err})") from err
+
+
+def _read_gt_csv(path: Path, kind: str = "label") -> dict[str, int]:
+    """Read an evaluator CSV of ``file,0|1`` lines (no header) into {file name: 0|1}.
+
+    Keys are :func:`_clip_key` names. A short line, a value other than 0 or 1, or a
+    file listed twice is a DataError naming the CSV and the line.
+    """
+    out: dict[str, int] = {}
+    for lineno, fields in _read_csv_rows(path, f"{kind} ground truth"):
+        if len(fields) < 2 or not fields[0]:
+            raise DataError(f"{path}, line {lineno}: expected 'file,0|1' ({kind} ground truth), got {fields!r}")
+        if fields[1] not in ("0", "1", "0.0", "1.0"):
+            raise DataError(
+                f"{path}, line {lineno}: {kind} must be 0 or 1, got {fields[1]!r} "
+                "(ground-truth CSVs have lines 'file,0|1' and no header)"
+            )
+        key = _clip_key(fields[0])
+        if key in out:
+            raise DataError(f"{path}, line {lineno}: file {key!r} is listed twice")
+        out[key] = int(float(fields[1]))
+    if not out:
+        raise DataError(f"{path}: {kind} ground truth has no rows (expected lines 'file,0|1')")
+    return out
+
+
+class _GroundTruthSearch:
+    """Ground-truth files named ``ground_truth_*_test.csv`` in a bounded walk below some folders.
+
+    Walked once, on the first question: at most :data:`GT_SEARCH_DEPTH` folders deep,
+    at most ``_GT_SEARCH_MAX_DIRS`` folders in all, not into hidden folders, symbolic
+    links or the ``train/``/``test/`` audio folders.
+    """
+
+    def __init__(self, bases: Iterable[Path]) -> None:
+        self.bases = list(dict.fromkeys(Path(os.path.abspath(b)) for b in bases))
+        self._found: dict[str, list[Path]] | None = None
+
+    def _walk(self) -> dict[str, list[Path]]:
+        found: dict[str, list[Path]] = {}
+        seen: set[str] = set()
+        visited = 0
+        for base in self.bases:
+            for here, dirs, files in os.walk(base):
+                if here in seen:
+                    dirs[:] = []
+                    continue
+                seen.add(here)
+                visited += 1
+                depth = len(Path(here).relative_to(base).parts)
+                for name in files:
+                    if name.startswith("ground_truth_") and name.endswith("_test.csv"):
+                        found.setdefault(name, []).append(Path(here) / name)
+                if depth >= GT_SEARCH_DEPTH or visited >= _GT_SEARCH_MAX_DIRS:
+                    dirs[:] = []
+                else:
+                    dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("train", "test"))
+        return found
+
+    def elsewhere(self, name: str, documented: Iterable[Path]) -> list[Path]:
+        """Files called ``name`` found by the walk outside the ``documented`` paths."""
+        if self._found is None:
+            self._found = self._walk()
+        skip = {os.path.abspath(p) for p in documented}
+        return sorted({p for p in self._found.get(name, []) if os.path.abspath(p) not in skip})
+
+
+def _gt_places(root: Path, type_dir: Path, machine_type: str, tag: str) -> dict[str, list[Path]]:
+    """The documented places of the ground-truth files of one machine type and section tag, in order."""
+    name = f"ground_truth_{machine_type}_{tag}_test.csv"
+    bases = list(dict.fromkeys([root, root.parent, type_dir, type_dir.parent]))
+    num = tag.split("_")[-1]
+    return {
+        "label": [c for b in bases for c in (b / "ground_truth_data" / name, b / name)],
+        "domain": [b / "ground_truth_domain" / name for b in bases],
+        "attributes": [b / "ground_truth_attributes" / machine_type / f"attributes_{num}.csv" for b in bases],
+    }
 
 
 def _find_ground_truth(root: Path, type_dir: Path, machine_type: str, tag: str) -> dict[str, Path]:
     """Locate the evaluator's ground-truth files for one machine type and section tag."""
-    name = f"ground_truth_{machine_type}_{tag}_test.csv"
-    bases = [root, root.parent, type_dir, type_dir.parent]
     out: dict[str, Path] = {}
-    for key, sub in (("label", "ground_truth_data"), ("domain", "ground_truth_domain")):
-        for base in bases:
-            for cand in (base / sub / name, base / name) if key == "label" else (base / sub / name,):
-                if cand.is_file():
-                    out.setdefault(key, cand)
-    for base in bases:
-        num = tag.split("_")[-1]
-        cand = base / "ground_truth_attributes" / machine_type / f"attributes_{num}.csv"
-        if cand.is_file():
-            out.setdefault("attributes", cand)
+    for key, places in _gt_places(root, type_dir, machine_type, tag).items():
+        for cand in places:
+            if cand.is_file():
+                out[key] = cand
+                break
     return out
 
 
@@ -157,47 +288,85 @@ def _read_attributes_csv(path: Path) -> dict[str, tuple[str, dict[str, str], str
     """Read an ``attributes_XX.csv``: {file name: (attribute string, attributes, full name)}.
 
     Columns ``file_name``, then ``d1p, d1v, d2p, d2v, ...`` (parameter, value), and in
-    the evaluator's copies ``file_name_with_full_attributes``.
+    the evaluator's copies ``file_name_with_full_attributes`` (``file_name_with_attributes``
+    for ToyCar and ToyTrain). Rows with as many fields as the header are read by
+    column name; others by position (see the module doc). Keys are :func:`_clip_key` names.
     """
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as err:
-        raise DataError(f"{path}: cannot read attributes CSV ({err})") from err
-    if "file_name" not in table.columns:
+    rows = _read_csv_rows(path, "attributes CSV")
+    if not rows or "file_name" not in rows[0][1]:
         raise DataError(f"{path}: attributes CSV has no 'file_name' column (expected file_name,d1p,d1v,...)")
-    keys = [c for c in table.columns if re.fullmatch(r"d\d+p", c)]
+    _, header = rows[0]
+    i_file = header.index("file_name")
+    full_cols = [header.index(c) for c in _FULL_NAME_COLUMNS if c in header]
+    nums = sorted(int(m[1]) for c in header if (m := re.fullmatch(r"d(\d+)p", c)))
+    pair_cols = [(header.index(f"d{k}p"), header.index(f"d{k}v")) for k in nums if f"d{k}v" in header]
     out = {}
-    for _, row in table.iterrows():
-        attrs = {row[k]: row[k[:-1] + "v"] for k in keys if row[k] and k[:-1] + "v" in table.columns}
-        full = row.get("file_name_with_full_attributes") or None
+    for lineno, fields in rows[1:]:
+        where = f"{path}, line {lineno}"
+        if len(fields) <= i_file or not fields[i_file]:
+            raise DataError(f"{where}: no file name in the 'file_name' column")
+        if len(fields) == len(header):  # by column name
+            fulls = [fields[i] for i in full_cols if fields[i]]
+            pairs = []
+            for p, v in pair_cols:
+                if _is_wav_name(fields[p]):  # a full name shifted into an attribute column
+                    fulls.append(fields[p])
+                elif fields[p]:
+                    pairs.append((fields[p], fields[v]))
+        else:  # by position: the .wav field is the full name, the rest parameter/value pairs
+            others = [f for j, f in enumerate(fields) if j != i_file and f]
+            fulls = [f for f in others if _is_wav_name(f)]
+            rest = [f for f in others if not _is_wav_name(f)]
+            if len(rest) % 2:
+                raise DataError(
+                    f"{where}: {len(fields)} fields for a header of {len(header)}, and the fields "
+                    f"{rest} are not parameter,value pairs"
+                )
+            pairs = list(zip(rest[::2], rest[1::2]))
+        if len({_clip_key(f) for f in fulls}) > 1:
+            raise DataError(f"{where}: two different full file names {fulls}")
+        attrs = dict(pairs)
         attr_string = "_".join(f"{k}_{v}" for k, v in attrs.items())
-        out[Path(row["file_name"]).name] = (attr_string, attrs, Path(full).name if full else None)
+        out[_clip_key(fields[i_file])] = (attr_string, attrs, _clip_key(fulls[0]) if fulls else None)
     return out
 
 
-def _index_type(root: Path, part: str, type_dir: Path, year: int | None) -> list[dict]:
+def _list_wavs(folder: Path, split: str) -> list[Path]:
+    """The ``.wav`` files of a train/ or test/ folder, sorted; others warn; dangling links raise."""
+    wavs = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            f = folder / entry.name
+            if entry.is_symlink() and not f.exists():
+                raise DataError(
+                    f"{f}: dangling symbolic link (it points to {os.readlink(f)}, which does not exist)"
+                )
+            if not _is_wav_name(entry.name):
+                warnings.warn(f"{f}: not a .wav file; not indexed", stacklevel=4)
+                continue
+            wavs.append(f)
+    if not wavs:
+        raise DataError(f"{folder}: folder holds no .wav clips (expected DCASE {split} clips)")
+    return wavs
+
+
+def _index_type(root: Path, part: str, type_dir: Path, year: int | None,
+                search: _GroundTruthSearch | None = None) -> list[dict]:
     machine_type = type_dir.name
     rows: list[dict] = []
     attr_tables: dict[int, dict] = {}
-    for csv in sorted(type_dir.glob("attributes_*.csv")):
-        m = re.fullmatch(r"attributes_(\d+)\.csv", csv.name)
+    for csv_path in sorted(type_dir.glob("attributes_*.csv")):
+        m = re.fullmatch(r"attributes_(\d+)\.csv", csv_path.name)
         if m:
-            attr_tables[int(m[1])] = _read_attributes_csv(csv)
+            attr_tables[int(m[1])] = _read_attributes_csv(csv_path)
     for split in ("train", "test"):
         folder = type_dir / split
         if not folder.is_dir():
             continue
-        wavs = []
-        for f in sorted(folder.iterdir()):
-            if f.name.startswith("."):
-                continue
-            if f.suffix.lower() != ".wav":
-                warnings.warn(f"{f}: not a .wav file; not indexed", stacklevel=3)
-                continue
-            wavs.append(f)
-        if not wavs:
-            raise DataError(f"{folder}: folder holds no .wav clips (expected DCASE {split} clips)")
-        for f in wavs:
+        resolved = folder.resolve()  # the folder resolved, the file keeping its name in the tree
+        for f in _list_wavs(folder, split):
             try:
                 name = parse_clip_name(f.name)
             except ValueError as err:
@@ -207,8 +376,9 @@ def _index_type(root: Path, part: str, type_dir: Path, year: int | None) -> list
             if split == "train" and name.label is None:
                 raise DataError(f"{f}: training clips must be labelled normal in their name; {_EXPECTED}")
             table = attr_tables.get(name.section, {})
-            if f.name in table and table[f.name][1]:  # the attributes CSV is authoritative
-                attr_string, attrs = table[f.name][0], table[f.name][1]
+            entry = table.get(_clip_key(f.name))
+            if entry and entry[1]:  # the attributes CSV is authoritative
+                attr_string, attrs = entry[0], entry[1]
             else:
                 attr_string = name.attribute_string
                 try:
@@ -216,7 +386,7 @@ def _index_type(root: Path, part: str, type_dir: Path, year: int | None) -> list
                 except ValueError as err:
                     raise DataError(f"{f}: {err}; add an attributes_{name.section:02d}.csv row for it") from None
             rows.append({
-                "path": str(f.resolve()),
+                "path": str(resolved / f.name),
                 "file": f.name,
                 "year": year if year is not None else name.year,
                 "part": part,
@@ -231,11 +401,33 @@ def _index_type(root: Path, part: str, type_dir: Path, year: int | None) -> list
             })
     if not rows:
         raise DataError(f"{type_dir}: no train/ or test/ clips found (expected {type_dir}/train/*.wav)")
-    _apply_ground_truth(root, type_dir, machine_type, rows)
+    _check_splits(part, type_dir)
+    _apply_ground_truth(root, type_dir, machine_type, rows, search)
     return rows
 
 
-def _apply_ground_truth(root: Path, type_dir: Path, machine_type: str, rows: list[dict]) -> None:
+def _check_splits(part: str, type_dir: Path) -> None:
+    """Development data needs train/ and test/; evaluation data either (module doc)."""
+    has_train, has_test = (type_dir / "train").is_dir(), (type_dir / "test").is_dir()
+    evaluation = part == "eval" or type_dir.parent.name == "eval_data"
+    if evaluation:
+        if not has_test:
+            warnings.warn(
+                f"{type_dir}: no test/ folder; only its train/ clips (the additional training data) are "
+                "indexed: the evaluation test clips come in a separate download",
+                stacklevel=4,
+            )
+        return
+    for split, present in (("train", has_train), ("test", has_test)):
+        if not present:
+            raise DataError(
+                f"{type_dir}/{split}: folder missing (expected {type_dir}/{split}/*.wav: development data has "
+                "train/ and test/ for every machine type; evaluation data belongs in eval_data/)"
+            )
+
+
+def _apply_ground_truth(root: Path, type_dir: Path, machine_type: str, rows: list[dict],
+                        search: _GroundTruthSearch | None = None) -> None:
     """Fill label/domain/attributes of unlabelled test clips from evaluator files."""
     unlabelled = [r for r in rows if r["label"] == "unknown"]
     by_tag: dict[str, list[dict]] = {}
@@ -244,32 +436,73 @@ def _apply_ground_truth(root: Path, type_dir: Path, machine_type: str, rows: lis
         by_tag.setdefault(tag, []).append(r)
     for tag, group in by_tag.items():
         files = _find_ground_truth(root, type_dir, machine_type, tag)
-        if "label" not in files:
-            continue  # no ground truth: labels stay 'unknown', as the data ships
-        labels = _read_gt_csv(files["label"])
-        domains = _read_gt_csv(files["domain"]) if "domain" in files else {}
-        attrs = _read_attributes_csv(files["attributes"]) if "attributes" in files else {}
-        on_disk = {r["file"] for r in group}
-        missing = sorted(on_disk - set(labels))
-        extra = sorted(set(labels) - on_disk)
-        if missing or extra:
-            raise DataError(
-                f"{files['label']}: ground truth does not match {type_dir}/test/ "
-                f"({len(missing)} clips without a label, e.g. {missing[:3]}; "
-                f"{len(extra)} labelled files not on disk, e.g. {extra[:3]})"
+        if "label" not in files:  # no ground truth: labels stay 'unknown', as the data ships
+            _warn_if_ground_truth_elsewhere(root, type_dir, machine_type, tag, len(group), search)
+            continue
+        labels = _read_gt_csv(files["label"], "label")
+        on_disk = {_clip_key(r["file"]) for r in group}
+        _check_gt_files(files["label"], labels, on_disk, type_dir)
+        domains: dict[str, int] = {}
+        if "domain" in files:
+            domains = _read_gt_csv(files["domain"], "domain")
+            _check_gt_files(files["domain"], domains, on_disk, type_dir)
+        elif group[0]["_layout"] == 2022:
+            places = _gt_places(root, type_dir, machine_type, tag)["domain"]
+            warnings.warn(
+                f"{files['label']}: labels read, but no domain ground truth found "
+                f"(looked for {', '.join(map(str, places))}); the domains of {len(group)} evaluation "
+                f"clips of {type_dir}/test stay empty unless an attributes file gives them",
+                stacklevel=4,
             )
+        attrs = _read_attributes_csv(files["attributes"]) if "attributes" in files else {}
         for r in group:
-            r["label"] = "anomaly" if labels[r["file"]] else "normal"
-            if r["file"] in domains:
-                r["domain"] = "target" if domains[r["file"]] else "source"
-            if r["file"] in attrs:
-                attr_string, parsed, full = attrs[r["file"]]
+            key = _clip_key(r["file"])
+            r["label"] = "anomaly" if labels[key] else "normal"
+            if key in domains:
+                r["domain"] = "target" if domains[key] else "source"
+            if key in attrs:
+                attr_string, parsed, full = attrs[key]
                 if full:
-                    full_name = parse_clip_name(full)
+                    try:
+                        full_name = parse_clip_name(full)
+                        full_parsed = parse_attributes(full_name.attribute_string)
+                    except ValueError as err:
+                        raise DataError(f"{files['attributes']}: full name of {r['file']}: {err}") from None
                     r["domain"] = r["domain"] or full_name.domain
-                    attr_string = full_name.attribute_string or attr_string
-                    parsed = parse_attributes(attr_string)
+                    if full_name.attribute_string:
+                        attr_string, parsed = full_name.attribute_string, full_parsed
                 r["attribute_string"], r["attributes"] = attr_string, parsed
+
+
+def _check_gt_files(csv_path: Path, table: dict[str, int], on_disk: set[str], type_dir: Path) -> None:
+    """DataError naming the CSV and files when a ground-truth CSV and the clips on disk differ."""
+    missing = sorted(on_disk - set(table))
+    extra = sorted(set(table) - on_disk)
+    if missing or extra:
+        raise DataError(
+            f"{csv_path}: ground truth does not match {type_dir}/test/ "
+            f"({len(missing)} clips without a row, e.g. {missing[:3]}; "
+            f"{len(extra)} rows for files not on disk, e.g. {extra[:3]})"
+        )
+
+
+def _warn_if_ground_truth_elsewhere(root: Path, type_dir: Path, machine_type: str, tag: str, n_clips: int,
+                                    search: _GroundTruthSearch | None) -> None:
+    """Warn when a label file of the expected name lies outside the documented places."""
+    if search is None:
+        search = _GroundTruthSearch([root, root.parent])
+    name = f"ground_truth_{machine_type}_{tag}_test.csv"
+    places = _gt_places(root, type_dir, machine_type, tag)["label"]
+    found = search.elsewhere(name, places)
+    if found:
+        bases = ", ".join(dict.fromkeys(str(p.parent) for p in places[1::2]))
+        warnings.warn(
+            f"{type_dir}/test: {n_clips} evaluation clips of {tag} stay labelled 'unknown': {name} is not in "
+            f"the documented places ({bases}, or their ground_truth_data/ folders), but {found[0]}"
+            f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''} has the expected name and is not "
+            f"read; move or link its folder into {root} or {root.parent}",
+            stacklevel=4,
+        )
 
 
 def index_dataset(
@@ -286,17 +519,22 @@ def index_dataset(
     year : the DCASE edition to record in the ``year`` column (e.g. 2023 for the
         2023 data, whose names follow 2022's). ``None`` = 2020 or 2022 from the names.
 
-    Columns: ``path`` (absolute; the key), ``file``, ``year``, ``part`` (dev/eval),
+    Columns: ``path`` (absolute, the key: the folder with its symbolic links
+    resolved, the file with its name in the tree), ``file``, ``year``, ``part`` (dev/eval),
     ``machine_type``, ``section`` (int; the machine ID for 2020), ``domain``
     (source/target, or None when unknown or for 2020), ``split`` (train/test),
     ``label`` (normal/anomaly/unknown), ``attribute_string`` (raw), ``attributes``
     (dict of key -> value strings).
+
+    Which folders must exist, where ground truth is read from, and what is an error
+    or a warning: see the module doc (:mod:`asdlib.data.layout`).
     """
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root}: data root does not exist")
     if not root.is_dir():
         raise DataError(f"{root}: data root is not a folder")
+    root = Path(os.path.abspath(root))  # so that root.parent is the folder above, also for '.'
     type_dirs = _type_dirs(root)
     if not type_dirs:
         raise DataError(
@@ -311,8 +549,9 @@ def index_dataset(
             raise DataError(f"{root}: machine type(s) {unknown} not found; available: {available}")
         type_dirs = [(p, d) for p, d in type_dirs if d.name in wanted]
     rows = []
+    search = _GroundTruthSearch([root, root.parent])  # walked only if some ground truth is not found
     for part, d in type_dirs:
-        rows.extend(_index_type(root, part, d, year))
+        rows.extend(_index_type(root, part, d, year, search))
     layouts = {r["_layout"] for r in rows}
     if len(layouts) > 1:
         raise DataError(f"{root}: mixes DCASE 2020 and 2022 file names; index one edition at a time")
