@@ -20,6 +20,7 @@ the other is an error naming the CSV and the files.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 from pathlib import Path
@@ -45,11 +46,19 @@ def ground_truth_csv_name(machine_type: str, section: int) -> str:
     return f"ground_truth_{machine_type}_section_{int(section):02d}_test.csv"
 
 
+def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of a CSV as ``(line number, fields)``, read as UTF-8 with an optional BOM."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        return [(reader.line_num, row) for row in reader if row and any(cell.strip() for cell in row)]
+
+
 def read_two_column_csv(path: str | os.PathLike, *, kind: str = "score") -> dict[str, float]:
     """Read a headerless ``file,value`` CSV into ``{file name: value}``.
 
     ``kind``: ``"score"`` (any finite float), ``"label"`` or ``"domain"`` (0 or 1).
-    Blank lines are skipped. Raises ``FileNotFoundError`` for a missing file and
+    Blank lines are skipped; a UTF-8 byte-order mark at the start is dropped (as
+    spreadsheet programs write it). Raises ``FileNotFoundError`` for a missing file and
     ``ValueError`` naming the file and line for a short line, a value that does not
     parse, or a file listed twice.
     """
@@ -57,26 +66,29 @@ def read_two_column_csv(path: str | os.PathLike, *, kind: str = "score") -> dict
     if not path.is_file():
         raise FileNotFoundError(f"{kind} CSV not found: {path}")
     out: dict[str, float] = {}
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) < 2:
-                raise ValueError(f"{path}, line {lineno}: expected 'file,{kind}', got {row!r}")
-            name = file_name(row[0].strip())
-            text = row[1].strip()
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {lineno}: {kind} {text!r} is not a number "
-                    f"(these CSVs have no header line)"
-                ) from None
-            if kind != "score" and value not in (0.0, 1.0):
-                raise ValueError(f"{path}, line {lineno}: {kind} must be 0 or 1, got {text!r}")
-            if name in out:
-                raise ValueError(f"{path}, line {lineno}: file {name!r} is listed twice")
-            out[name] = value
+    try:
+        rows = _csv_rows(path)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"{path}: cannot read {kind} CSV ({err}); expected UTF-8 lines 'file,{kind}'") from err
+    for lineno, row in rows:
+        if len(row) < 2:
+            raise ValueError(f"{path}, line {lineno}: expected 'file,{kind}', got {row!r}")
+        name = file_name(row[0].strip())
+        text = row[1].strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(
+                f"{path}, line {lineno}: {kind} {text!r} is not a number "
+                f"(these CSVs have no header line)"
+            ) from None
+        if kind == "score" and not math.isfinite(value):
+            raise ValueError(f"{path}, line {lineno}: score {text!r} is not a finite number")
+        if kind != "score" and value not in (0.0, 1.0):
+            raise ValueError(f"{path}, line {lineno}: {kind} must be 0 or 1, got {text!r}")
+        if name in out:
+            raise ValueError(f"{path}, line {lineno}: file {name!r} is listed twice")
+        out[name] = value
     if not out:
         raise ValueError(f"{kind} CSV has no rows: {path}")
     return out
