@@ -3,7 +3,8 @@
 Layout: ``<cache_dir>/<feature name>-<slot>.pt`` where ``slot`` hashes the feature
 config, the loading parameters and the list of absolute paths (in order). Inside,
 next to the features, lies a ``key`` that also hashes every file's size and
-modification time in nanoseconds. A lookup whose key differs (a file was
+modification time in nanoseconds and ends in the number of files; features whose
+first dimension is not that number are a miss, with a warning naming the file. A lookup whose key differs (a file was
 rewritten, touched, grown) is a miss and the slot is overwritten, so stale caches
 do not pile up. What the key cannot see: a file rewritten with the same size
 *and* the same mtime (e.g. restored with ``cp -p``/``rsync -t`` from a different
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,6 +44,10 @@ def file_fingerprints(paths: Sequence[str | os.PathLike]) -> list[tuple[str, int
         try:
             st = os.stat(ap)
         except FileNotFoundError as err:
+            if os.path.islink(ap):
+                raise DataError(
+                    f"{ap}: dangling symbolic link (it points to {os.readlink(ap)}, which does not exist)"
+                ) from err
             raise DataError(f"{ap}: audio file not found") from err
         out.append((ap, st.st_size, st.st_mtime_ns))
     return out
@@ -95,15 +101,28 @@ def cache_slot(
 
 
 def cache_key(slot: Path, fingerprints: Sequence[tuple[str, int, int]]) -> str:
-    """The validity key of ``slot``: its name plus every file's size and mtime."""
-    return stable_hash({"slot": slot.name, "files": [list(fp) for fp in fingerprints]})
+    """The validity key of ``slot``: a hash of its name and every file's size and mtime,
+    followed by ``-<number of files>`` so that :func:`load_cached` can check the
+    features' first dimension against it."""
+    digest = stable_hash({"slot": slot.name, "files": [list(fp) for fp in fingerprints]})
+    return f"{digest}-{len(fingerprints)}"
 
 
-def load_cached(path: Path, key: str, map_location: str | torch.device = "cpu") -> Tensor | None:
+def _clips_in_key(key: str) -> int | None:
+    """The number of files a :func:`cache_key` key was made from (None for other keys)."""
+    m = re.fullmatch(r"[0-9a-f]+-(\d+)", key)
+    return int(m[1]) if m else None
+
+
+def load_cached(
+    path: Path, key: str, map_location: str | torch.device = "cpu", n_clips: int | None = None
+) -> Tensor | None:
     """The cached features in ``path`` if it exists and was written under ``key``, else ``None``.
 
     An unreadable file (corrupt, written by an incompatible version) is a miss, with a
-    warning; it will be overwritten.
+    warning naming it; it will be overwritten. So is an entry whose features do not
+    have one row per clip: ``n_clips`` (default: the count a :func:`cache_key` key
+    carries) must equal the features' first dimension.
     """
     if not path.is_file():
         return None
@@ -114,9 +133,19 @@ def load_cached(path: Path, key: str, map_location: str | torch.device = "cpu") 
         return None
     if not isinstance(payload, dict) or payload.get("key") != key:
         return None
-    if not isinstance(payload.get("features"), Tensor):
+    features = payload.get("features")
+    if not isinstance(features, Tensor):
         return None
-    return payload["features"]
+    if n_clips is None:
+        n_clips = _clips_in_key(key)
+    if n_clips is not None and (features.dim() == 0 or features.shape[0] != n_clips):
+        warnings.warn(
+            f"{path}: feature cache holds features of shape {tuple(features.shape)} for {n_clips} clips "
+            "(expected one row per clip); treating it as a miss, recomputing and overwriting it",
+            stacklevel=3,
+        )
+        return None
+    return features
 
 
 def save_cached(path: Path, key: str, features: Tensor, info: dict | None = None) -> None:
