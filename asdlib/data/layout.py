@@ -493,7 +493,7 @@ def _warn_if_ground_truth_elsewhere(root: Path, type_dir: Path, machine_type: st
         search = _GroundTruthSearch([root, root.parent])
     name = f"ground_truth_{machine_type}_{tag}_test.csv"
     places = _gt_places(root, type_dir, machine_type, tag)["label"]
-    found = search.elsewhere(name, places)
+    found = [p for p in search.elsewhere(name, places) if p.parent.name != "ground_truth_domain"]
     if found:
         bases = ", ".join(dict.fromkeys(str(p.parent) for p in places[1::2]))
         warnings.warn(
