@@ -237,17 +237,20 @@ class _GroundTruthSearch:
         seen: set[str] = set()
         visited = 0
         for base in self.bases:
+            if base.parent == base:
+                continue  # never walk a whole file system from its root
             for here, dirs, files in os.walk(base):
                 if here in seen:
                     dirs[:] = []
                     continue
                 seen.add(here)
                 visited += 1
-                depth = len(Path(here).relative_to(base).parts)
                 for name in files:
                     if name.startswith("ground_truth_") and name.endswith("_test.csv"):
                         found.setdefault(name, []).append(Path(here) / name)
-                if depth >= GT_SEARCH_DEPTH or visited >= _GT_SEARCH_MAX_DIRS:
+                if visited >= _GT_SEARCH_MAX_DIRS:
+                    return found
+                if len(Path(here).relative_to(base).parts) >= GT_SEARCH_DEPTH:
                     dirs[:] = []
                 else:
                     dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("train", "test"))
@@ -501,7 +504,7 @@ def _warn_if_ground_truth_elsewhere(root: Path, type_dir: Path, machine_type: st
             f"the documented places ({bases}, or their ground_truth_data/ folders), but {found[0]}"
             f"{f' (and {len(found) - 1} more)' if len(found) > 1 else ''} has the expected name and is not "
             f"read; move or link its folder into {root} or {root.parent}",
-            stacklevel=4,
+            stacklevel=5,
         )
 
 
