@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -168,17 +170,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_guarded(command: str, func, args: argparse.Namespace) -> int:
+    """Run one ``asd`` command: a bad argument or input ends in one line naming it (exit 2);
+    Ctrl-C or SIGTERM end it cleanly (the ``finally`` blocks stop ``asd run``'s workers)
+    with one line and exit status 130 or 143, never a traceback."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def on_term(signum, frame):
+            raise _Terminated()
+        previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        return func(args)
+    except (ValueError, FileNotFoundError) as err:  # DataError is a ValueError
+        print(f"asd {command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"asd {command}: interrupted", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print(f"asd {command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanup runs."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "synth" and args.device == "auto":
         from asdlib.train import resolve_device
 
         args.device = str(resolve_device("auto"))
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:  # DataError is a ValueError
-        print(f"asd {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    return run_guarded(args.command, args.func, args)
 
 
 if __name__ == "__main__":

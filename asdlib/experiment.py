@@ -5,7 +5,7 @@ Every chapter's ``parameters`` cell holds :data:`NOTEBOOK_PARAMETERS`; its next 
 
     run = start_run("00_task_data_metrics", paper="...", data_root=data_root, dataset=dataset,
                     machine_types=machine_types, profile=profile, device=device, seeds=seeds,
-                    results_dir=results_dir)
+                    settings=settings, results_dir=results_dir)
 
 which validates them (an unknown profile, dataset, machine type or seed fails at once
 with the valid values), generates or reuses the synthetic data set of the profile
@@ -34,11 +34,14 @@ from asdlib.data.layout import TYPES_2020, TYPES_2022, index_dataset
 from asdlib.data.synth import generate, read_manifest
 from asdlib.metrics import evaluate_scores
 from asdlib.profiles import Profile, chapter_settings, default_seeds, get_profile
+from asdlib.provenance import canonical, package_digest
 from asdlib.train import resolve_device
 from asdlib.utils import atomic_write_text
 
-NOTEBOOK_PARAMETERS = ("data_root", "dataset", "machine_types", "profile", "device", "seeds", "results_dir")
-"""The parameters every chapter notebook takes (its cell tagged ``parameters``)."""
+NOTEBOOK_PARAMETERS = ("data_root", "dataset", "machine_types", "profile", "device", "seeds", "settings",
+                       "results_dir")
+"""The parameters every chapter notebook takes (its cell tagged ``parameters``). ``settings``
+overrides chapter settings of the profile (``asd run --set KEY=VALUE``), None for none."""
 
 RECORD_NAME = "record.json"
 SCORES_NAME = "scores.csv"
@@ -171,6 +174,8 @@ class Run:
             "machine_types": self.machine_types,
             "device": str(self.device),
             "parameters": self.parameters,
+            "settings": canonical(dict(self.settings)),
+            "asdlib_digest": package_digest(),
             "git_commit": git_commit(),
             "started": _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).isoformat(),
             "finished": _dt.datetime.fromtimestamp(finished, _dt.timezone.utc).isoformat(),
@@ -220,12 +225,17 @@ def start_run(
     profile: str = "demo",
     device: str = "auto",
     seeds: Sequence[int] | None = None,
+    settings: Mapping[str, Any] | None = None,
     results_dir: str | os.PathLike | None = None,
     synth_seed: int = 0,
 ) -> Run:
-    """Validate a chapter's parameters, find or make its data, and start its record."""
+    """Validate a chapter's parameters, find or make its data, and start its record.
+
+    ``settings`` overrides the profile's chapter settings (checked: an unknown key or a
+    wrong type fails with the valid ones); the record stores the resolved settings."""
     prof = get_profile(profile)
-    settings = chapter_settings(notebook, profile)
+    overrides = dict(settings or {})
+    resolved = chapter_settings(notebook, profile, overrides)
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
     if seeds is None:
@@ -259,9 +269,9 @@ def start_run(
     types = list(machine_types) if machine_types is not None else sorted(index["machine_type"].unique())
     params = {"data_root": None if data_root is None else str(data_root), "dataset": dataset,
               "machine_types": machine_types, "profile": profile, "device": device, "seeds": list(seeds),
-              "results_dir": None if results_dir is None else str(results_dir)}
+              "settings": overrides or None, "results_dir": None if results_dir is None else str(results_dir)}
     return Run(notebook=notebook, paper=paper, dataset=dataset, data_root=root, machine_types=types,
-               profile=prof, settings=settings, device=resolve_device(device), seeds=list(seeds),
+               profile=prof, settings=resolved, device=resolve_device(device), seeds=list(seeds),
                results_dir=Path(results_dir) if results_dir is not None else None, index=index,
                synthetic=synthetic, parameters=params)
 
@@ -270,7 +280,13 @@ def load_records(folder: str | os.PathLike) -> list[dict]:
     """Every results record under ``folder`` (any depth), oldest first."""
     records = []
     for path in sorted(Path(folder).rglob(RECORD_NAME)):
-        record = json.loads(path.read_text())
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise ValueError(f"{path}: not a readable results record ({err}); rerun that run "
+                             "(asd run ... --resume reruns it once the file is removed)") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: a results record holds a JSON object, found {type(record).__name__}")
         record["_path"] = str(path)
         records.append(record)
     return sorted(records, key=lambda r: r.get("started", ""))

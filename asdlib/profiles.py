@@ -12,9 +12,10 @@ with the list of valid names for an unknown profile or chapter.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # folds of the out-of-fold training-clip scores; w2v_*: the wav2vec pre-trained here when no
     # checkpoint is given (w2v_pretrain_per_type: training clips per type it sees, None = all); w2v_n_frames:
     # frames per piece of the SC-wav2vec input (None = the whole clip); ae_*, mnv2_*: the baselines
-    # (paper: the official baseline.yaml values); grid_machine_type: the type of the backbone x backend grid.
+    # (paper: the official baseline.yaml values); grid_machine_type: the type of the backbone x backend grid;
+    # wav2vec_checkpoint: a local fairseq wav2vec (v1) checkpoint to load instead of pre-training one
+    # (`asd run ... --set wav2vec_checkpoint=/models/wav2vec_large.pt`).
     "aithu_classifiers": {
         "ci": {"clip_seconds": None, "hop_length": 512, "stft_pool": 16, "n_frames": 16, "n_pieces": 2,
                "embedding_dim": 32, "ecapa_channels": 32, "epochs": 1, "batch_size": 16, "lr": 1e-3,
@@ -137,7 +140,7 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "ae_epochs": 1, "ae_vectors_per_clip": 8, "ae_test_stride": 4, "ae_batch_size": 512, "ae_lr": 1e-3,
                "mnv2_epochs": 1, "mnv2_lr": 1e-3, "mnv2_batch_size": 16, "mnv2_image_frames": 32,
                "mnv2_train_hop": 16, "mnv2_test_hop": 16, "mnv2_validation_split": 0.0,
-               "grid_machine_type": "ToyCar", "seeds": (0,)},
+               "grid_machine_type": "ToyCar", "wav2vec_checkpoint": None, "seeds": (0,)},
         "demo": {"clip_seconds": 2.1, "hop_length": 512, "stft_pool": 16, "n_frames": 32, "n_pieces": 1,
                  "embedding_dim": 128, "ecapa_channels": 64, "epochs": 1, "batch_size": 32, "lr": 1e-3,
                  "weight_decay": 1e-4, "knn_k": 1, "lof_neighbors": 20, "mahalanobis_shrinkage": "ledoit_wolf",
@@ -149,7 +152,7 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                  "ae_lr": 1e-3,
                  "mnv2_epochs": 1, "mnv2_lr": 1e-3, "mnv2_batch_size": 32, "mnv2_image_frames": 64,
                  "mnv2_train_hop": 8, "mnv2_test_hop": 8, "mnv2_validation_split": 0.0,
-                 "grid_machine_type": "ToyCar", "seeds": (0, 1)},
+                 "grid_machine_type": "ToyCar", "wav2vec_checkpoint": None, "seeds": (0, 1)},
         "paper": {"clip_seconds": None, "hop_length": 512, "stft_pool": 1, "n_frames": None, "n_pieces": None,
                   "embedding_dim": 128, "ecapa_channels": 512, "epochs": 25, "batch_size": 64, "lr": 1e-3,
                   "weight_decay": 1e-4, "knn_k": 1, "lof_neighbors": 20, "mahalanobis_shrinkage": None,
@@ -161,7 +164,7 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "ae_lr": 1e-3,
                   "mnv2_epochs": 20, "mnv2_lr": 1e-5, "mnv2_batch_size": 32, "mnv2_image_frames": 64,
                   "mnv2_train_hop": 8, "mnv2_test_hop": 1, "mnv2_validation_split": 0.1,
-                  "grid_machine_type": "ToyCar", "seeds": (0, 1, 2, 3, 4)},
+                  "grid_machine_type": "ToyCar", "wav2vec_checkpoint": None, "seeds": (0, 1, 2, 3, 4)},
     },
     # AITHU part 2 (paper 000, section 3.2): WSP-NFCDEE per section, IMDN per machine type, with the
     # per-type features and networks of Tables 7-8 (asdlib/aithu_probabilistic_settings.csv). The
@@ -190,7 +193,9 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # embedding_dim: the x-vector TDNN's sizes; w2v_config: small_wav2vec2 overrides for the wav2vec 2.0
     # pre-trained here when no checkpoint is given; w2v_clips_per_type: training clips per type it sees
     # (None = all); w2v_finetune_epochs: self-supervised epochs on a loaded checkpoint; ae_*: the
-    # DCASE autoencoder baseline of Table VI. The paper gives only Adam, lr 2e-4, 100 epochs: the rest is ours.
+    # DCASE autoencoder baseline of Table VI; wav2vec2_checkpoint: a local wav2vec 2.0 checkpoint (Hugging Face
+    # folder or torchaudio state dict) fine-tuned instead of pre-training one (`--set wav2vec2_checkpoint=...`).
+    # The paper gives only Adam, lr 2e-4, 100 epochs: the rest is ours.
     "ustc_tgram_wav2vec": {
         "ci": {"types": ("slider", "valve"), "crop_seconds": 1.0, "source_per_section": None, "epochs": 1,
                "batch_size": 16, "lr": 1e-3, "triplet_margin": 0.3, "tdnn_channels": (32, 32, 32, 32, 64),
@@ -199,7 +204,8 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                               "pos_conv_kernel": 16, "pos_conv_groups": 4},
                "w2v_clips_per_type": 8, "w2v_epochs": 1, "w2v_finetune_epochs": 1, "w2v_batch_size": 4,
                "w2v_crop_seconds": 0.5, "w2v_lr": 5e-4, "w2v_warmup_fraction": 0.08, "w2v_layer": -1,
-               "ae_epochs": 1, "ae_batch_size": 512, "ae_lr": 1e-3, "tsne_perplexity": 3.0, "seeds": (0,)},
+               "ae_epochs": 1, "ae_batch_size": 512, "ae_lr": 1e-3, "tsne_perplexity": 3.0, "wav2vec2_checkpoint": None,
+               "seeds": (0,)},
         "demo": {"types": None, "crop_seconds": 2.0, "source_per_section": None, "epochs": 3, "batch_size": 32,
                  "lr": 1e-3, "triplet_margin": 0.3, "tdnn_channels": (128, 128, 128, 128, 384), "segment_dim": 128,
                  "embedding_dim": 128,
@@ -207,13 +213,14 @@ CHAPTER_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                                 "ff_dim": 256, "pos_conv_kernel": 32, "pos_conv_groups": 8},
                  "w2v_clips_per_type": 48, "w2v_epochs": 2, "w2v_finetune_epochs": 1, "w2v_batch_size": 8,
                  "w2v_crop_seconds": 1.0, "w2v_lr": 5e-4, "w2v_warmup_fraction": 0.08, "w2v_layer": -1,
-                 "ae_epochs": 5, "ae_batch_size": 512, "ae_lr": 1e-3, "tsne_perplexity": 10.0, "seeds": (0, 1, 2)},
+                 "ae_epochs": 5, "ae_batch_size": 512, "ae_lr": 1e-3, "tsne_perplexity": 10.0, "wav2vec2_checkpoint": None,
+                 "seeds": (0, 1, 2)},
         "paper": {"types": None, "crop_seconds": None, "source_per_section": None, "epochs": 100, "batch_size": 64,
                   "lr": 2e-4, "triplet_margin": 0.3, "tdnn_channels": (512, 512, 512, 512, 1500), "segment_dim": 512,
                   "embedding_dim": 128, "w2v_config": {}, "w2v_clips_per_type": None, "w2v_epochs": 10,
                   "w2v_finetune_epochs": 5, "w2v_batch_size": 8, "w2v_crop_seconds": None, "w2v_lr": 5e-4,
                   "w2v_warmup_fraction": 0.08, "w2v_layer": -1, "ae_epochs": 100, "ae_batch_size": 512,
-                  "ae_lr": 1e-3, "tsne_perplexity": 30.0, "seeds": (0, 1, 2, 3, 4)},
+                  "ae_lr": 1e-3, "tsne_perplexity": 30.0, "wav2vec2_checkpoint": None, "seeds": (0, 1, 2, 3, 4)},
     },
 }
 
@@ -232,16 +239,88 @@ def get_profile(name: str) -> Profile:
     return PROFILES[name]
 
 
-def chapter_settings(chapter: str, profile: str) -> Mapping[str, Any]:
-    """The read-only settings of ``chapter`` under ``profile``."""
+def chapter_settings(chapter: str, profile: str, overrides: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """The read-only settings of ``chapter`` under ``profile``, with ``overrides`` (``asd run
+    --set KEY=VALUE``) applied after :func:`check_overrides`."""
     get_profile(profile)
     if chapter not in CHAPTER_SETTINGS:
         raise ValueError(f"chapter {chapter!r} has no settings; known chapters: {', '.join(CHAPTER_SETTINGS)}")
-    return MappingProxyType(dict(CHAPTER_SETTINGS[chapter][profile]))
+    settings = dict(CHAPTER_SETTINGS[chapter][profile])
+    settings.update(check_overrides(chapter, overrides or {}))
+    return MappingProxyType(settings)
 
 
-def default_seeds(chapter: str, profile: str) -> tuple[int, ...]:
+def _kinds(value: Any) -> set[type]:
+    """The types a setting may take, judged from one profile's value (int is a float too)."""
+    kind = type(value)
+    if kind is int:
+        return {int}
+    if kind is float:
+        return {float, int}
+    if kind in (tuple, list):
+        return {tuple, list}
+    return {kind}
+
+
+def check_overrides(chapter: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` checked against ``chapter``'s settings and converted to their types.
+
+    A key the chapter does not have fails with the valid keys; a value whose type no
+    profile of the chapter uses (``epochs="three"``) fails with the expected type.
+    ``None`` is accepted where a profile uses it; a setting that is ``None`` in every
+    profile (a checkpoint path) takes a string. Lists become tuples where the settings
+    hold tuples; integers become floats where they hold floats.
+    """
+    if chapter not in CHAPTER_SETTINGS:
+        raise ValueError(f"chapter {chapter!r} has no settings; known chapters: {', '.join(CHAPTER_SETTINGS)}")
+    profiles = CHAPTER_SETTINGS[chapter]
+    valid = sorted({key for block in profiles.values() for key in block})
+    checked: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in valid:
+            raise ValueError(f"{chapter}: {key!r} is not a setting of this chapter; valid settings: {', '.join(valid)}")
+        values = [block[key] for block in profiles.values() if key in block]
+        kinds = set().union(*(_kinds(v) for v in values))
+        if all(v is None for v in values):
+            kinds = {type(None), str}
+        if type(value) not in kinds:
+            names = " or ".join(sorted(k.__name__ for k in kinds))
+            raise ValueError(f"{chapter}: setting {key}={value!r} has type {type(value).__name__}; "
+                             f"expected {names} (the profiles use {', '.join(repr(v) for v in values)})")
+        if isinstance(value, list) and any(isinstance(v, tuple) for v in values):
+            value = tuple(value)
+        elif type(value) is int and any(type(v) is float for v in values) and not any(type(v) is int for v in values):
+            value = float(value)
+        checked[key] = value
+    return checked
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=3", "lr=1e-4", "wav2vec_checkpoint=/models/w.pt"]`` -> a dict (a key may be
+    ``STEM.KEY``, a setting of one chapter): each value is read as a Python literal (numbers, None, True, tuples, dicts) and else kept as a
+    string. A malformed item fails naming it."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        stem, _, name = key.rpartition(".")  # STEM.KEY: the setting of one chapter
+        if not sep or not name.isidentifier() or (stem and not stem.replace("-", "_").isidentifier()
+                                                   and not stem.replace("-", "_").isalnum()
+                                                   and not stem.replace("_", "").isalnum()):
+            raise ValueError(f"--set {item!r}: give KEY=VALUE, e.g. --set epochs=3")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        if key in parsed:
+            raise ValueError(f"--set {key} is given twice")
+        parsed[key] = value
+    return parsed
+
+
+def default_seeds(chapter: str, profile: str, overrides: Mapping[str, Any] | None = None) -> tuple[int, ...]:
     """The seeds a chapter runs with when none are given: its own ``seeds`` setting (a
-    chapter with nothing random runs once), else the profile's."""
+    chapter with nothing random runs once; ``overrides`` may set it), else the profile's."""
     prof = get_profile(profile)
-    return tuple(CHAPTER_SETTINGS.get(chapter, {}).get(profile, {}).get("seeds", prof.default_seeds))
+    settings = {**CHAPTER_SETTINGS.get(chapter, {}).get(profile, {}), **(overrides or {})}
+    return tuple(settings.get("seeds", prof.default_seeds))

@@ -138,7 +138,11 @@ def _planned(record: Mapping[str, Any]) -> bool:
     plan = run_dir.parent / "plan.json"
     if not plan.is_file():
         return True
-    return run_dir.name in json.loads(plan.read_text()).get("tags", [])
+    try:
+        tags = json.loads(plan.read_text()).get("tags", [])
+    except (OSError, ValueError, AttributeError) as err:
+        raise ValueError(f"{plan}: not a readable run plan ({err}); `asd run` rewrites it") from None
+    return run_dir.name in tags
 
 
 def data_label(record: Mapping[str, Any]) -> str:

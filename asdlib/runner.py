@@ -2,14 +2,17 @@
 
     asd run NOTEBOOK [NOTEBOOK ...] --profile {ci,demo,paper} [--device auto] [--data-root DIR]
             [--dataset 2022] [--types T1 T2 ...] [--together] [--seeds 0 1] [--out runs]
-            [--jobs N] [--resume] [--timeout SECONDS]
+            [--set KEY=VALUE ...] [--jobs N] [--resume] [--timeout SECONDS]
 
 Runs are notebooks x machine-type groups x seeds. With ``--types fan valve`` each type
 is a run of its own (``machine_types=["fan"]``) unless ``--together`` (one run with
 ``machine_types=["fan", "valve"]``); without ``--types`` one run covers every type
 (``machine_types=None``). Each seed is a run (``seeds=[k]``); the default seeds are the
-profile's. Each run gets exactly :data:`asdlib.experiment.NOTEBOOK_PARAMETERS` and
-writes into its own folder ::
+profile's. ``--set KEY=VALUE`` (repeatable) overrides a chapter setting for this batch:
+every chapter of the batch that has the setting gets it (``--set STEM.KEY=VALUE``: only
+chapter STEM); an unknown key or a value of the wrong type fails before anything runs.
+Each run gets exactly :data:`asdlib.experiment.NOTEBOOK_PARAMETERS` and writes into its
+own folder ::
 
     <out>/<profile>/<notebook stem>/<tag>/     tag: all-seed0, fan-seed1, fan+valve-seed0
         notebook.ipynb          the executed notebook (written last: it marks the run done)
@@ -30,7 +33,12 @@ the ``python3`` kernel of this interpreter) in the notebook's own folder, so one
 crashing run cannot take the others down; ``--jobs N`` runs N of them at a time.
 Outputs are written to temporary files and renamed, so an interrupted batch leaves
 each run either complete or visibly incomplete, and ``--resume`` re-executes only
-the incomplete ones.
+the incomplete ones. A run is complete only when its notebook source, its parameters,
+its resolved chapter settings and the asdlib source all match the ones it was made
+with (:mod:`asdlib.provenance`): editing a chapter, its settings or any asdlib module
+makes its runs stale. A worker holds a lock on its run folder, so two batches never
+execute the same run at once; an interrupted batch (Ctrl-C, SIGTERM) stops its workers
+and their kernels before it exits.
 """
 
 from __future__ import annotations
@@ -38,7 +46,6 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
@@ -51,10 +58,11 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from asdlib.provenance import canonical, file_digest, package_digest, settings_digest
 from asdlib.utils import atomic_write_text
 
 NOTEBOOK_NAME = "notebook.ipynb"
@@ -65,6 +73,8 @@ RECORD_NAME = "record.json"
 PREV_RECORD_NAME = "record.prev.json"      # the last good result while a rerun executes
 PREV_NOTEBOOK_NAME = "notebook.prev.ipynb"
 PLAN_NAME = "plan.json"  # <out>/<profile>/<notebook>/plan.json: the tags of the latest asd run
+LOCK_NAME = ".lock"      # held (flock) by the worker executing the run
+LOCK_WAIT_S = 15.0       # how long a batch waits for a run another batch holds
 KERNEL_NAME = "python3"
 NOTEBOOK_SUFFIXES = (".md", ".ipynb")
 
@@ -83,6 +93,9 @@ class RunSpec:
     run_dir: str             # absolute: <out>/<profile>/<stem>/<tag>
     parameters: dict         # exactly NOTEBOOK_PARAMETERS
     timeout: int | None = None     # papermill execution_timeout (seconds per cell), None: no limit
+    settings: dict = field(default_factory=dict)  # the resolved chapter settings ({}: no chapter)
+    settings_sha256: str = ""      # digest of the resolved chapter settings (asdlib.provenance)
+    asdlib_sha256: str = ""        # digest of the asdlib source the run is planned with
 
     @property
     def name(self) -> str:
@@ -95,22 +108,33 @@ class RunSpec:
 
     def is_complete(self) -> bool:
         """What ``--resume`` skips: ``record.json`` and ``notebook.ipynb`` exist, and the record
-        was made by this notebook source (same SHA-256) with these parameters. A run made
-        before the chapter was edited, or on other data, device or dataset, is run again."""
+        was made by this notebook source (same SHA-256) with these parameters, these
+        resolved chapter settings and this asdlib source. A run made before the chapter,
+        its settings or the library were edited, or on other data, device or dataset, is
+        run again."""
+        return not self.stale_because()
+
+    def stale_because(self) -> str:
+        """Why this run is not complete ("" when it is)."""
         record_path = self.run_path / RECORD_NAME
         if not (record_path.is_file() and (self.run_path / NOTEBOOK_NAME).is_file()):
-            return False
+            return "not run"
         try:
             runner = json.loads(record_path.read_text()).get("runner") or {}
         except (OSError, ValueError):
-            return False
-        return (runner.get("parameters") == dict(self.parameters)
-                and runner.get("source_sha256") == source_digest(self.notebook))
+            return f"{record_path} cannot be read"
+        if runner.get("source_sha256") != source_digest(self.notebook):
+            return "the notebook changed"
+        if runner.get("parameters") != dict(self.parameters):
+            return "other parameters"
+        if runner.get("settings_sha256", "") != self.settings_sha256:
+            return "the chapter settings changed"
+        if runner.get("asdlib_sha256", "") != self.asdlib_sha256:
+            return "the asdlib source changed"
+        return ""
 
 
-def source_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a notebook source file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+source_digest = file_digest  # SHA-256 of a notebook source file's bytes
 
 
 @dataclass
@@ -205,11 +229,15 @@ def plan_runs(
     seeds: Sequence[int] | None = None,
     out: str | os.PathLike = "runs",
     timeout: float | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[RunSpec]:
     """The runs of notebooks x machine-type groups x seeds, after checking everything
     that can be checked without executing: the profile, dataset, machine types and
-    seeds, and every notebook's parameters cell. Paths are made absolute (notebooks
-    execute in their own folder)."""
+    seeds, the setting overrides, and every notebook's parameters cell. Paths are made
+    absolute (notebooks execute in their own folder).
+
+    ``settings`` overrides chapter settings (``asd run --set``): a key ``KEY`` applies to
+    every chapter of the batch that has it, ``STEM.KEY`` to chapter STEM only."""
     from asdlib.experiment import DATASETS
     from asdlib.profiles import default_seeds, get_profile
 
@@ -257,21 +285,64 @@ def plan_runs(
         stems[path.stem] = path
     out = Path(out).resolve()
     root = None if data_root is None else str(Path(data_root).resolve())
+    overrides = split_overrides(settings or {}, [p.stem for p in dict.fromkeys(paths)])
+    library = package_digest()
 
     specs: list[RunSpec] = []
     for path in dict.fromkeys(paths):
+        chosen = overrides[path.stem]
+        resolved = resolved_settings(path.stem, prof.name, chosen)
         for group in groups:
-            for seed in seeds if seeds is not None else default_seeds(path.stem, prof.name):
+            for seed in seeds if seeds is not None else default_seeds(path.stem, prof.name, chosen):
                 tag = run_tag(group, seed)
                 run_dir = out / prof.name / path.stem / tag
                 params = {"data_root": root, "dataset": dataset, "machine_types": group,
                           "profile": prof.name, "device": device, "seeds": [seed],
-                          "results_dir": str(run_dir)}
+                          "settings": canonical(chosen) or None, "results_dir": str(run_dir)}
                 if dataset is None:  # not injected: the notebook keeps its own default
                     del params["dataset"]
                 specs.append(RunSpec(notebook=str(path), tag=tag, run_dir=str(run_dir),
-                                     parameters=params, timeout=timeout))
+                                     parameters=params, timeout=timeout, settings=canonical(resolved),
+                                     settings_sha256=settings_digest(resolved), asdlib_sha256=library))
     return specs
+
+
+def resolved_settings(stem: str, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The chapter settings a run of ``stem`` will use ({} for a notebook that is no chapter)."""
+    from asdlib.profiles import CHAPTER_SETTINGS, chapter_settings
+
+    if stem not in CHAPTER_SETTINGS:
+        return {}
+    return dict(chapter_settings(stem, profile, overrides))
+
+
+def split_overrides(settings: Mapping[str, Any], stems: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--set`` overrides per chapter of the batch, checked against each chapter's settings.
+
+    ``KEY`` goes to every chapter that has the setting (an error when none has it, listing
+    each chapter's settings); ``STEM.KEY`` to chapter STEM (an error when STEM is not in the
+    batch). Types are checked by :func:`asdlib.profiles.check_overrides`."""
+    from asdlib.profiles import CHAPTER_SETTINGS, check_overrides
+
+    def keys(stem: str) -> set[str]:
+        return {k for block in CHAPTER_SETTINGS.get(stem, {}).values() for k in block}
+
+    per: dict[str, dict[str, Any]] = {stem: {} for stem in stems}
+    for key, value in settings.items():
+        stem, dot, name = key.rpartition(".")
+        if dot:
+            if stem not in per:
+                raise ValueError(f"--set {key}: {stem!r} is not a notebook of this batch "
+                                 f"({', '.join(stems)})")
+            targets = [stem]
+        else:
+            targets = [s for s in stems if name in keys(s)]
+            if not targets:
+                valid = "; ".join(f"{s}: {', '.join(sorted(keys(s))) or '(no settings)'}" for s in stems)
+                raise ValueError(f"--set {name}: no chapter of this batch has the setting {name!r}; valid: {valid}")
+        for stem in targets:
+            per[stem][name] = value
+    return {stem: check_overrides(stem, chosen) if chosen else {} for stem, chosen in per.items()}
 
 
 # --------------------------------------------------------------------------- executing
@@ -348,10 +419,12 @@ def execute_one(spec: RunSpec, command: str | None = None) -> bool:
                             cwd=str(Path(spec.notebook).parent), progress_bar=False, log_output=False,
                             execution_timeout=spec.timeout)
     except pm.PapermillExecutionError as err:
-        _fail(run_dir, f"{err.ename}: {err.evalue}", str(err), spec.notebook)
+        summary = f"Interrupted: {_stop_reason[0]}" if _stop_reason else f"{err.ename}: {err.evalue}"
+        _fail(run_dir, summary, str(err), spec.notebook)
         return False
     except BaseException as err:  # kernel death, timeout, bad notebook, Ctrl-C ...
-        _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc(), spec.notebook)
+        summary = f"Interrupted: {_stop_reason[0]}" if _stop_reason else f"{type(err).__name__}: {err}"
+        _fail(run_dir, summary, traceback.format_exc(), spec.notebook)
         if not isinstance(err, Exception):
             raise
         return False
@@ -372,10 +445,13 @@ def execute_one(spec: RunSpec, command: str | None = None) -> bool:
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(),
             "parameters": dict(spec.parameters),
             "source_sha256": source_digest(spec.notebook),
+            "settings": spec.settings,
+            "settings_sha256": spec.settings_sha256,
+            "asdlib_sha256": spec.asdlib_sha256,
         }
         atomic_write_text(record_path, json.dumps(record, indent=1, default=str))
         _move_notebook(run_dir, NOTEBOOK_NAME, spec.notebook)  # last: marks the run complete
-        for name in (PREV_RECORD_NAME, PREV_NOTEBOOK_NAME):
+        for name in (PREV_RECORD_NAME, PREV_NOTEBOOK_NAME, ERROR_NAME, FAILED_NAME):
             (run_dir / name).unlink(missing_ok=True)
     except Exception as err:
         _fail(run_dir, f"{type(err).__name__}: {err}", traceback.format_exc(), spec.notebook)
@@ -383,20 +459,54 @@ def execute_one(spec: RunSpec, command: str | None = None) -> bool:
     return True
 
 
-class _Pool:
-    """Worker processes of one :func:`execute_runs` call, so an interrupt can stop them."""
+class RunBusy(RuntimeError):
+    """Another process executes this run now (it holds the run folder's lock)."""
 
-    def __init__(self) -> None:
+
+def lock_run(run_dir: Path, wait: float = 0.0) -> int:
+    """Open and lock ``run_dir/.lock`` (exclusive); the file descriptor.
+
+    The lock lives as long as any process holds the descriptor: the worker inherits it,
+    so a second batch stays off the run until the worker has ended. Waits up to ``wait``
+    seconds (a worker of a stopped batch is still writing its error), then raises
+    :class:`RunBusy`."""
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise RunBusy(f"{run_dir} is being executed by another asd run (its lock {LOCK_NAME} is held); "
+                              "left untouched") from None
+            time.sleep(0.1)
+
+
+class _Pool:
+    """Worker processes of one :func:`execute_runs` call, so an interrupt can stop them.
+
+    Each worker runs in a session of its own (with its papermill kernel), so a Ctrl-C in
+    the terminal reaches only ``asd run``, which then stops every worker's process group:
+    SIGTERM (the worker records the run as interrupted), then SIGKILL after ``grace`` s."""
+
+    def __init__(self, grace: float = 10.0) -> None:
         self.lock = threading.Lock()
         self.procs: set[subprocess.Popen] = set()
         self.stopping = False
+        self.grace = grace
 
-    def run(self, cmd: list[str]) -> tuple[int, str]:
+    def run(self, cmd: list[str], pass_fds: Sequence[int] = ()) -> tuple[int, str]:
         with self.lock:
             if self.stopping:
                 return -signal.SIGTERM, "not started: the batch was interrupted"
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+                                    stderr=subprocess.STDOUT, text=True, errors="replace",
+                                    start_new_session=True, pass_fds=tuple(pass_fds))
             self.procs.add(proc)
         try:
             output, _ = proc.communicate()
@@ -406,11 +516,26 @@ class _Pool:
         return proc.returncode, output
 
     def stop(self) -> None:
+        """Stop every worker and its kernel; returns when they have ended."""
         with self.lock:
             self.stopping = True
             procs = list(self.procs)
         for proc in procs:
-            proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc, signal.SIGKILL)  # the kernel too, should it outlive its worker
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _display(path: Path) -> str:
@@ -441,6 +566,7 @@ def execute_runs(
     resume: bool = False,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    lock_wait: float | None = None,
 ) -> list[RunOutcome]:
     """Execute ``specs``, ``jobs`` at a time, each in its own Python process; one
     outcome per spec, in order. A failing run never stops the others.
@@ -448,8 +574,11 @@ def execute_runs(
     ``resume`` skips runs that are complete (``record.json`` and ``notebook.ipynb``);
     otherwise every run is re-executed from a clean folder. ``command`` is stored in
     each record (default: this process's command line). ``log`` receives one line per
-    started / finished / skipped run (default: print to stderr).
+    started / finished / skipped run (default: print to stderr). A run whose folder another
+    batch holds (its lock) is waited for ``lock_wait`` seconds (default :data:`LOCK_WAIT_S`),
+    then reported as failed with its files untouched.
     """
+    lock_wait = LOCK_WAIT_S if lock_wait is None else lock_wait
     if jobs < 1:
         raise ValueError(f"jobs={jobs}: give at least 1")
     if log is None:
@@ -484,18 +613,28 @@ def execute_runs(
         """Clean the run's folder and execute it in a worker process: (success, error line)."""
         run_dir = spec.run_path
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            fd = lock_run(run_dir, wait=lock_wait)
+        except RunBusy as err:
+            return False, str(err)
+        except Exception as err:  # e.g. the folder cannot be written: this run fails, not the batch
+            return False, f"{type(err).__name__}: {err}"
+        try:
             _clean(run_dir)  # no stale record/notebook even if the worker never starts
-            payload = json.dumps({"spec": asdict(spec), "command": command})
-            code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload])
+            if resume and spec.is_complete():  # completed by another batch while this one waited
+                return True, ""
+            payload = json.dumps({"spec": asdict(spec), "command": command, "parent": os.getpid()})
+            code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload],
+                                    pass_fds=(fd,))
             if code == 0 and spec.is_complete():
                 return True, ""
             if not (run_dir / ERROR_NAME).is_file():  # the worker died before it could say why
                 how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
                 _fail(run_dir, f"the worker process ended without a result ({how})", output)
             return False, _first_line((run_dir / ERROR_NAME).read_text())
-        except Exception as err:  # e.g. the folder cannot be written: this run fails, not the batch
+        except Exception as err:
             return False, f"{type(err).__name__}: {err}"
+        finally:
+            os.close(fd)
 
     def work(i: int) -> RunOutcome:
         try:
@@ -590,9 +729,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
                    help="one run per seed (default: the profile's seeds)")
     p.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set",
+                   help="override a chapter setting for this batch (repeatable; STEM.KEY=VALUE for one chapter); "
+                        "VALUE is a Python literal or a string, e.g. --set epochs=3 --set wav2vec_checkpoint=/m/w.pt")
     p.add_argument("--jobs", type=int, default=1, help="executions in parallel (default 1)")
     p.add_argument("--resume", action="store_true",
-                   help="skip runs whose record.json and notebook.ipynb exist")
+                   help="skip runs that are complete: made by this notebook source with these parameters, "
+                        "settings and asdlib source")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="papermill execution_timeout: the most one cell may take (default: none)")
 
@@ -602,9 +745,12 @@ def run_command(args: argparse.Namespace) -> int:
 
     Errors in the arguments or notebooks raise ValueError/FileNotFoundError before
     anything executes (``asd`` turns them into exit status 2)."""
+    from asdlib.profiles import parse_assignments
+
     specs = plan_runs(args.notebooks, args.profile, device=args.device, data_root=args.data_root,
                       dataset=args.dataset, machine_types=args.types, together=args.together,
-                      seeds=args.seeds, out=args.out, timeout=args.timeout)
+                      seeds=args.seeds, out=args.out, timeout=args.timeout,
+                      settings=parse_assignments(getattr(args, "set", None) or []))
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: give at least 1")
     print(f"asd run: {len(specs)} run{'' if len(specs) == 1 else 's'} into {_display(Path(args.out).resolve() / args.profile)}"
@@ -631,28 +777,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``asd run`` on its own: ``main(["notebooks/x.md", "--profile", "ci"])``."""
+    from asdlib.cli import run_guarded
+
     args = build_parser().parse_args(argv)
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def on_term(signum, frame):  # let the finally blocks stop the workers
-            raise SystemExit(128 + signum)
-        previous = signal.signal(signal.SIGTERM, on_term)
+    return run_guarded("run", run_command, args)
+
+
+class Interrupted(BaseException):
+    """The worker was told to stop (SIGTERM or SIGINT from ``asd run``, or ``asd run`` died)."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to send this process SIGTERM when ``asd run`` ends, however it ends (even
+    SIGKILL), so no worker outlives its batch; elsewhere a no-op."""
     try:
-        return run_command(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"asd run: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("asd run: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_stop_reason: list[str] = []  # set in a worker when it is told to stop
 
 
 def _worker(payload: str) -> int:
+    def on_signal(signum, frame):
+        _stop_reason.append(f"interrupted by {signal.Signals(signum).name}: the batch was stopped")
+        try:  # the kernel and anything it started
+            import psutil
+
+            for child in psutil.Process().children(recursive=True):
+                child.terminate()
+        except Exception:
+            pass
+        raise Interrupted(_stop_reason[0])
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     data = json.loads(payload)
-    return 0 if execute_one(RunSpec(**data["spec"]), command=data["command"]) else 1
+    _die_with_parent(data["parent"])
+    try:
+        return 0 if execute_one(RunSpec(**data["spec"]), command=data["command"]) else 1
+    except Interrupted:
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ machine_types = None
 profile = "demo"
 device = "auto"
 seeds = None
+settings = None
 results_dir = None
 ```
 """
@@ -56,7 +57,7 @@ import json, os, pathlib, sys
 if machine_types == ["bad"] or os.path.exists("FAIL"):  # FAIL is looked up in the notebook's folder
     raise ValueError("bad machine type, on purpose")
 params = dict(data_root=data_root, dataset=dataset, machine_types=machine_types, profile=profile,
-              device=device, seeds=seeds, results_dir=results_dir)
+              device=device, seeds=seeds, settings=settings, results_dir=results_dir)
 pathlib.Path(results_dir, "record.json").write_text(json.dumps(
     {"parameters": params, "cwd": os.getcwd(), "prefix": sys.prefix}))
 ```
@@ -75,7 +76,12 @@ def run_dirs(out: Path, profile: str = "ci", name: str = "tiny") -> dict[str, Pa
 
 
 def mtimes(folder: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def listing(folder: Path) -> list[str]:
+    """The visible files of a run folder (the worker's lock file .lock is hidden)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +104,12 @@ def test_types_x_seeds_give_one_record_and_notebook_each(complete, capsys):
     dirs = run_dirs(out)
     assert sorted(dirs) == ["fan-seed0", "fan-seed1", "valve-seed0", "valve-seed1"]
     for tag, folder in dirs.items():
-        assert sorted(p.name for p in folder.iterdir()) == ["notebook.ipynb", "record.json"]
+        assert listing(folder) == ["notebook.ipynb", "record.json"]
         record = json.loads((folder / "record.json").read_text())
         mtype, seed = tag.split("-seed")
         assert record["parameters"] == {"data_root": None, "dataset": 2022, "machine_types": [mtype],
                                         "profile": "ci", "device": "auto", "seeds": [int(seed)],
-                                        "results_dir": str(folder)}
+                                        "settings": None, "results_dir": str(folder)}
         assert record["cwd"] == str(nb.parent)            # executed in the notebook's folder
         assert record["prefix"] == sys.prefix             # by this environment's kernel
         runner = record["runner"]
@@ -152,7 +158,7 @@ def test_a_failing_run_is_reported_and_the_others_survive(tmp_path, capsys):
     assert "failed" in line and "notebook.failed.ipynb" in line
     assert "ValueError: bad machine type, on purpose" in line
     # the earlier result is set aside, not lost, and not shown as this run's
-    assert sorted(p.name for p in bad.iterdir()) == [
+    assert listing(bad) == [
         "error.txt", "notebook.failed.ipynb", "notebook.prev.ipynb", "record.prev.json"]
     error = (bad / "error.txt").read_text()
     assert error.startswith("ValueError: bad machine type, on purpose") and "Traceback" in error
@@ -174,10 +180,10 @@ def test_ipynb_input_reruns_without_resume_and_clears_a_failure(tmp_path, capsys
     folder = out / "ci" / "tiny" / "all-seed3"
     (nb.parent / "FAIL").touch()
     assert main(argv) == 1
-    assert sorted(p.name for p in folder.iterdir()) == ["error.txt", "notebook.failed.ipynb"]
+    assert listing(folder) == ["error.txt", "notebook.failed.ipynb"]
     (nb.parent / "FAIL").unlink()
     assert main(argv) == 0
-    assert sorted(p.name for p in folder.iterdir()) == ["notebook.ipynb", "record.json"]
+    assert listing(folder) == ["notebook.ipynb", "record.json"]
     record = json.loads((folder / "record.json").read_text())
     assert record["parameters"]["machine_types"] is None and record["parameters"]["seeds"] == [3]
     first = mtimes(folder)
@@ -215,7 +221,7 @@ def test_resume_after_the_batch_is_killed_half_way(tmp_path, capsys):
     assert mtimes(first) == before
     for tag in ("valve-seed0", "gearbox-seed0"):
         folder = out / "ci" / "tiny" / tag
-        assert sorted(p.name for p in folder.iterdir()) == ["notebook.ipynb", "record.json"]
+        assert listing(folder) == ["notebook.ipynb", "record.json"]
     assert not second.exists()  # the killed run's partial notebook was cleared
 
 
@@ -226,7 +232,7 @@ def test_a_notebook_missing_a_parameter_fails_before_anything_runs(tmp_path, cap
     assert main([str(good), str(bad), "--profile", "ci", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "does not declare results_dir" in err
-    assert "it declares: data_root, dataset, machine_types, profile, device, seeds" in err
+    assert "it declares: data_root, dataset, machine_types, profile, device, seeds, settings" in err
     assert not out.exists()
     untagged = write_notebook(tmp_path / "nb", "untagged", PARAMETERS_CELL.replace(":tags: [parameters]\n", ""))
     assert main([str(untagged), "--profile", "ci", "--out", str(out)]) == 2
@@ -330,3 +336,203 @@ pathlib.Path(results_dir, "record.json").write_text(json.dumps({"read": len(foun
     last_provider = max(i for i, line in enumerate(log.splitlines()) if line.startswith("[done") and "b_subsystem" in line)
     first_reader = min(i for i, line in enumerate(log.splitlines()) if line.startswith("[start") and "a_ensemble" in line)
     assert first_reader > last_provider
+
+
+# --------------------------------------------------------------------------- runs that never go stale
+
+SETTINGS_BODY = """
+```{code-cell} ipython3
+import json, pathlib
+pathlib.Path(results_dir, "record.json").write_text(json.dumps({"overrides": settings}))
+```
+"""
+
+
+@pytest.fixture()
+def two_chapters(tmp_path, monkeypatch):
+    """Two tiny chapters with settings of their own (in a copy of CHAPTER_SETTINGS)."""
+    import asdlib.profiles
+
+    table = {"alpha": {p: {"epochs": 2, "lr": 1e-3, "checkpoint": None, "crop": (1, 2)} for p in ("ci", "demo", "paper")},
+             "beta": {p: {"epochs": 5, "width": 16} for p in ("ci", "demo", "paper")}}
+    monkeypatch.setattr(asdlib.profiles, "CHAPTER_SETTINGS", table)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in table:
+        (folder / f"{name}.md").write_text(HEADER + PARAMETERS_CELL + SETTINGS_BODY)
+    return table, [folder / "alpha.md", folder / "beta.md"], tmp_path / "runs"
+
+
+def _statuses(out: str) -> dict[str, str]:
+    return {line.split()[1]: line.split()[2] for line in out.splitlines() if line.startswith("all-seed")}
+
+
+def test_changing_one_chapter_setting_reruns_that_chapter_only(two_chapters, capsys):
+    table, notebooks, out = two_chapters
+    argv = [*map(str, notebooks), "--profile", "ci", "--out", str(out), "--resume", "--jobs", "2"]
+    assert main(argv) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "ok", "beta": "ok"}
+    record = json.loads((out / "ci" / "alpha" / "all-seed0" / "record.json").read_text())
+    assert record["runner"]["settings_sha256"] and record["runner"]["asdlib_sha256"]
+    assert main(argv) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "skipped", "beta": "skipped"}
+    table["alpha"]["ci"]["epochs"] = 3            # one setting of one chapter changes
+    assert main(argv) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "ok", "beta": "skipped"}
+    assert json.loads((out / "ci" / "alpha" / "all-seed0" / "record.json").read_text())["runner"]["settings"] == {
+        "epochs": 3, "lr": 1e-3, "checkpoint": None, "crop": [1, 2]}
+
+
+def test_a_change_of_the_asdlib_source_reruns_every_chapter(two_chapters, monkeypatch, capsys):
+    import asdlib.runner
+
+    table, notebooks, out = two_chapters
+    argv = [*map(str, notebooks), "--profile", "ci", "--out", str(out), "--resume"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(asdlib.runner, "package_digest", lambda: "another asdlib")
+    assert main(argv) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "ok", "beta": "ok"}
+    assert main(argv) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "skipped", "beta": "skipped"}
+
+
+def test_package_digest_follows_every_source_file(tmp_path):
+    from asdlib.provenance import tree_digest
+
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "sub" / "t.csv").write_text("a,b\n")
+    first = tree_digest(tmp_path / "pkg")
+    (tmp_path / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "pkg" / "__pycache__" / "a.py").write_text("cache")  # caches do not count
+    (tmp_path / "pkg" / "notes.txt").write_text("not source")
+    assert tree_digest(tmp_path / "pkg") == first
+    (tmp_path / "pkg" / "sub" / "t.csv").write_text("a,c\n")
+    assert tree_digest(tmp_path / "pkg") != first
+
+
+def test_set_overrides_are_checked_passed_and_recorded(two_chapters, capsys):
+    table, notebooks, out = two_chapters
+    base = [*map(str, notebooks), "--profile", "ci", "--out", str(out)]
+    assert main(base + ["--set", "epochs=7", "--set", "alpha.lr=0.01", "--set", "checkpoint=/m/w.pt",
+                        "--set", "crop=[3, 4]"]) == 0
+    capsys.readouterr()
+    alpha = json.loads((out / "ci" / "alpha" / "all-seed0" / "record.json").read_text())
+    beta = json.loads((out / "ci" / "beta" / "all-seed0" / "record.json").read_text())
+    assert alpha["runner"]["settings"] == {"epochs": 7, "lr": 0.01, "checkpoint": "/m/w.pt", "crop": [3, 4]}
+    assert beta["runner"]["settings"] == {"epochs": 7, "width": 16}      # KEY goes to every chapter that has it
+    assert alpha["overrides"] == {"epochs": 7, "lr": 0.01, "checkpoint": "/m/w.pt", "crop": [3, 4]}  # as injected
+    assert alpha["runner"]["parameters"]["settings"] == {"epochs": 7, "lr": 0.01, "checkpoint": "/m/w.pt",
+                                                         "crop": [3, 4]}
+    assert beta["runner"]["parameters"]["settings"] == {"epochs": 7}
+    # the same overrides: complete; without them: stale
+    again = base + ["--set", "epochs=7", "--set", "alpha.lr=0.01", "--set", "checkpoint=/m/w.pt",
+                    "--set", "crop=[3, 4]", "--resume"]
+    assert main(again) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "skipped", "beta": "skipped"}
+    assert main(base + ["--resume"]) == 0
+    assert _statuses(capsys.readouterr().out) == {"alpha": "ok", "beta": "ok"}
+
+
+@pytest.mark.parametrize("item, message", [
+    ("epoch=3", "no chapter of this batch has the setting 'epoch'; valid: alpha: checkpoint, crop, epochs, lr; "
+                "beta: epochs, width"),
+    ("epochs=three", "setting epochs='three' has type str; expected int"),
+    ("lr=fast", "setting lr='fast' has type str; expected float or int"),
+    ("width=None", "setting width=None has type NoneType; expected int"),
+    ("gamma.epochs=3", "'gamma' is not a notebook of this batch"),
+    ("alpha.width=3", "'width' is not a setting of this chapter; valid settings: checkpoint, crop, epochs, lr"),
+    ("epochs", "give KEY=VALUE"),
+])
+def test_a_bad_set_fails_before_anything_runs(two_chapters, capsys, item, message):
+    table, notebooks, out = two_chapters
+    assert main([*map(str, notebooks), "--profile", "ci", "--out", str(out), "--set", item]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_checkpoint_paths_are_chapter_settings():
+    """The paper profile can load a checkpoint through asd run: the paths are settings."""
+    from asdlib.profiles import chapter_settings
+
+    assert chapter_settings("aithu_classifiers", "paper")["wav2vec_checkpoint"] is None
+    got = chapter_settings("aithu_classifiers", "paper", {"wav2vec_checkpoint": "/models/wav2vec_large.pt"})
+    assert got["wav2vec_checkpoint"] == "/models/wav2vec_large.pt"
+    got = chapter_settings("ustc_tgram_wav2vec", "paper", {"wav2vec2_checkpoint": "/models/wav2vec2-base"})
+    assert got["wav2vec2_checkpoint"] == "/models/wav2vec2-base"
+    for name in ("aithu_classifiers", "ustc_tgram_wav2vec"):
+        source = (Path(__file__).parents[1] / "notebooks" / f"{name}.md").read_text()
+        key = "wav2vec_checkpoint" if name == "aithu_classifiers" else "wav2vec2_checkpoint"
+        assert f'{key} = S["{key}"]' in source and f"{key} = None" not in source
+
+
+def test_a_run_locked_by_another_batch_is_left_untouched(tmp_path, capsys, monkeypatch):
+    import asdlib.runner
+    from asdlib.runner import lock_run
+
+    monkeypatch.setattr(asdlib.runner, "LOCK_WAIT_S", 0.3)
+    nb = write_notebook(tmp_path / "nb")
+    out = tmp_path / "runs"
+    folder = out / "ci" / "tiny" / "fan-seed0"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text('{"good": true}')
+    (folder / "notebook.ipynb").write_text("{}")
+    fd = lock_run(folder)        # another asd run executes this run now
+    try:
+        assert main([str(nb), "--profile", "ci", "--types", "fan", "valve", "--out", str(out)]) == 1
+    finally:
+        os.close(fd)
+    captured = capsys.readouterr().out
+    assert "being executed by another asd run" in captured and "2 runs: 1 ok, 1 failed" in captured
+    assert listing(folder) == ["notebook.ipynb", "record.json"]       # nothing moved, no error.txt
+    assert json.loads((folder / "record.json").read_text()) == {"good": True}
+
+
+def _asd(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "asdlib.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_asd_run_stopped_by_a_signal_stops_its_worker_and_leaves_no_stale_error(tmp_path, sig, code, word):
+    """SIGTERM or Ctrl-C to the `asd` entry point: the worker and its kernel end before asd does,
+    the run is visibly incomplete, one line is printed (no traceback), and a resumed batch
+    completes it with no error.txt beside the good record."""
+    slow = PARAMETERS_CELL + BODY_CELL + "\n```{code-cell} ipython3\nimport time\ntime.sleep(120)\n```\n"
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    nb = folder / "slow.md"
+    nb.write_text(HEADER + slow)
+    out = tmp_path / "runs"
+    run_dir = out / "ci" / "slow" / "fan-seed0"
+    proc = _asd("run", str(nb), "--profile", "ci", "--types", "fan", "--out", str(out))
+    deadline = time.monotonic() + 60
+    while not (run_dir / "record.json").is_file():    # the body cell ran: the kernel is sleeping
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    assert f"asd run: {word}" in stderr and "Traceback" not in stderr
+    assert listing(run_dir) == ["error.txt", "notebook.failed.ipynb"]
+    assert "interrupted" in (run_dir / "error.txt").read_text().splitlines()[0]
+    workers = subprocess.run(["pgrep", "-f", str(nb)], capture_output=True, text=True).stdout.split()
+    assert workers == [], "a worker or kernel outlived asd run"
+    nb.write_text(HEADER + PARAMETERS_CELL + BODY_CELL)
+    done = _asd("run", str(nb), "--profile", "ci", "--types", "fan", "--out", str(out), "--resume")
+    assert done.wait(timeout=120) == 0, done.communicate()
+    assert listing(run_dir) == ["notebook.ipynb", "record.json"]
+
+
+def test_a_corrupted_record_is_named_by_asd_results(tmp_path, capsys):
+    from asdlib.cli import main as asd
+
+    folder = tmp_path / "runs" / "ci" / "tiny" / "all-seed0"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text('{"profile": "ci", "results": [')   # cut short
+    assert asd(["results", "--runs", str(tmp_path / "runs"), "--profile", "ci",
+                "--out", str(tmp_path / "results.md")]) == 2
+    err = capsys.readouterr().err
+    assert str(folder / "record.json") in err and "not a readable results record" in err
+    assert not (tmp_path / "results.md").exists()
