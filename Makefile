@@ -23,11 +23,12 @@ PRESET  ?= demo
 SEED    ?= 0
 SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)
 
-.PHONY: book test install lab synth refresh-notebooks clean help
+.PHONY: book test test-portability install lab synth refresh-notebooks clean help
 
 help:
 	@echo "make book   run every chapter (papermill), then build the book (Jupyter Book, -W)"
 	@echo "make test   run the whole test suite"
+	@echo "make test-portability  the learning tests under several CPU kernel sets and thread counts"
 	@echo "make lab    JupyterLab with Jupytext: open notebooks/*.md as notebooks"
 	@echo "make refresh-notebooks  re-execute the ci copies of the chapters that nbval checks"
 	@echo "make clean  remove generated data, caches and build outputs (keeps $(VENV))"
@@ -44,6 +45,11 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The tests of learning (marked `learning`) under every CPU kernel set this machine can run
+# (ATen default / avx2 / avx512 with oneDNN and MKL matched) and 1 and 2 torch threads: a table.
+test-portability: $(STAMP)
+	$(PY) tests/portability.py
 
 # Every chapter with papermill (completed runs are kept: RESUME= to redo them), then the
 # results page and the executed chapters into book/_generated/, then Jupyter Book with -W.

@@ -47,6 +47,9 @@ RECORD_NAME = "record.json"
 SCORES_NAME = "scores.csv"
 SCORE_COLUMNS = ("system", "seed", "split", "machine_type", "section", "domain", "label", "file", "score")
 RECORD_SCHEMA = 1
+RECORDS_ENV = "ASD_RECORDS"
+"""Extra folders (``os.pathsep``-separated) where :meth:`Run.require` looks for other chapters'
+records, after the run's own runs folder; the tests point it at the committed fixture records."""
 DATASETS = {2020: TYPES_2020, 2022: TYPES_2022, 2023: None}
 
 
@@ -139,6 +142,48 @@ class Run:
         if not results:
             raise ValueError(f"evaluate({system!r}): no scored test clips")
         return results.get("dev", next(iter(results.values())))
+
+    def record_folders(self) -> list[Path]:
+        """Where :meth:`require` looks, in order: the runs folder of this run (``asd run``
+        writes ``<out>/<profile>/<chapter>/<tag>/``), ``<checkout>/runs/<profile>``, then
+        the folders of ``$ASD_RECORDS`` (``<folder>/<profile>/...``)."""
+        folders = []
+        if self.results_dir is not None:
+            folders.append(Path(self.results_dir).resolve().parents[1])
+        root = repo_root()
+        if root is not None:
+            folders.append(root / "runs" / self.profile.name)
+        for extra in filter(None, os.environ.get(RECORDS_ENV, "").split(os.pathsep)):
+            folders.append(Path(extra) / self.profile.name)
+        return list(dict.fromkeys(folders))
+
+    def same_data(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` was made on this run's data: the same synthetic set (preset,
+        seed, generator version), or the same real data root."""
+        if self.synthetic or record.get("synthetic"):
+            return record.get("synthetic") == self.synthetic
+        return Path(record.get("data_root", "")).resolve() == Path(self.data_root).resolve()
+
+    def require(self, chapter: str) -> list[dict]:
+        """The records of ``chapter`` made with this profile on this data, with kept clip
+        scores (:func:`load_scores`), oldest first, from the first of
+        :meth:`record_folders` that has any. ``asd run`` runs required chapters first
+        (``CHAPTER_REQUIRES``); without records this fails naming where it looked and the
+        command that makes them."""
+        for folder in self.record_folders():
+            if not folder.is_dir():
+                continue
+            found = [r for r in load_records(folder / chapter if (folder / chapter).is_dir() else folder)
+                     if r.get("notebook") == chapter and r.get("profile") == self.profile.name
+                     and r.get("scores_file") and self.same_data(r)]
+            if found:
+                return found
+        looked = ", ".join(str(f) for f in self.record_folders()) or "(nowhere: no results_dir and no checkout)"
+        data = "" if self.synthetic else f" --data-root {self.data_root}"
+        raise FileNotFoundError(
+            f"no results records of {chapter!r} for profile {self.profile.name!r} on {self.data_label}; looked in "
+            f"{looked}. Run `asd run notebooks/{chapter}.md --profile {self.profile.name}{data}` first, "
+            f"with the same seeds (asd run does so itself when both chapters are in one batch)")
 
     def keep_scores(self, system: str, scores: pd.DataFrame, seed: int) -> None:
         """Keep every clip's score of ``system`` (train or test rows of the index with a

@@ -5,10 +5,19 @@
 run-dependent metadata (papermill timings, execution counts' timestamps), and writes
 the copy atomically. ``make test`` re-executes the copies with nbval and checks that
 their code cells are the sources' (tests/test_notebooks.py).
+
+A chapter that reads other chapters' records (``CHAPTER_REQUIRES``: the AITHU ensembles)
+does not re-execute them under nbval: the refresh runs the required chapters once under
+``ci`` with ``asd run`` and commits their records and kept scores as small fixtures
+(``tests/notebooks/records/ci/<chapter>/<tag>/``); the tests point ``$ASD_RECORDS`` at
+that folder and check that each fixture was made by the current chapter source and ci
+settings.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +28,7 @@ import nbformat
 from asdlib.utils import atomic_path
 
 CI_PARAMETERS = {"profile": "ci", "device": "cpu"}
+RECORDS_DIR = "records"  # <out_dir>/records/ci/<chapter>/<tag>/{record.json,scores.csv}
 
 
 CHECKED = "nbval-check-output"
@@ -55,8 +65,51 @@ def refresh_ci_copy(source: Path, out_dir: Path, kernel: str = "python3") -> Pat
     return out
 
 
+def refresh_fixture_records(chapters: list[Path], out_dir: Path, jobs: int = 2) -> Path:
+    """Run ``chapters`` under ``ci`` (``asd run``) and keep their records and kept scores
+    in ``out_dir/records/ci/<chapter>/<tag>/``, replacing the previous fixtures of those
+    chapters; the folder to put in ``$ASD_RECORDS``."""
+    from asdlib.runner import RECORD_NAME, execute_runs, plan_runs
+
+    records = Path(out_dir) / RECORDS_DIR
+    with tempfile.TemporaryDirectory(prefix="asd-fixture-runs-") as tmp:
+        specs = plan_runs(chapters, "ci", device="cpu", out=tmp)
+        outcomes = execute_runs(specs, jobs=jobs, command="asd refresh-notebooks")
+        failed = [o for o in outcomes if o.status != "ok"]
+        if failed:
+            raise RuntimeError("the required chapters failed under ci: "
+                               + "; ".join(f"{o.spec.name} {o.spec.tag}: {o.error} ({o.path})" for o in failed))
+        for stem in {spec.name for spec in specs}:
+            target = records / "ci" / stem
+            staged = target.with_name(f".{stem}.new")
+            shutil.rmtree(staged, ignore_errors=True)
+            for spec in (s for s in specs if s.name == stem):
+                (staged / spec.tag).mkdir(parents=True)
+                for path in spec.run_path.iterdir():
+                    if path.name in (RECORD_NAME, "scores.csv"):
+                        shutil.copy2(path, staged / spec.tag / path.name)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(staged, target)
+    return records
+
+
 def refresh_ci_copies(sources: list[Path], out_dir: Path) -> list[Path]:
-    """Refresh every copy; print one line per notebook with its time."""
+    """Refresh every copy (first the fixture records of the chapters they require); print
+    one line per notebook with its time."""
+    from asdlib.experiment import RECORDS_ENV
+    from asdlib.profiles import CHAPTER_REQUIRES
+
+    sources = [Path(s) for s in sources]
+    required = sorted({name for s in sources for name in CHAPTER_REQUIRES.get(s.stem, ())})
+    if required:
+        folder = Path(sources[0]).parent
+        missing = [name for name in required if not (folder / f"{name}.md").is_file()]
+        if missing:
+            raise FileNotFoundError(f"the required chapters {missing} are not in {folder}")
+        start = time.perf_counter()
+        records = refresh_fixture_records([folder / f"{name}.md" for name in required], out_dir)
+        print(f"fixture records of {', '.join(required)} -> {records} ({time.perf_counter() - start:.0f} s)")
+        os.environ[RECORDS_ENV] = str(Path(records).resolve())  # the kernels below inherit it
     written = []
     for source in sources:
         start = time.perf_counter()

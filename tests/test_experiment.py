@@ -69,3 +69,32 @@ def test_clip_scores_are_saved_beside_the_record_and_load_back(tiny, tmp_path):
     empty = start_run("00_task_data_metrics", "x", data_root=tiny, profile="ci", results_dir=tmp_path / "e")
     empty.save()
     assert load_scores(json.loads((tmp_path / "e" / "record.json").read_text()) | {"_path": ""}).empty
+
+
+def test_require_finds_another_chapters_records_by_data_identity(tiny, tmp_path, monkeypatch):
+    """run.require: the records of a required chapter, same profile and same (synthetic) data,
+    from the run's own runs folder first, then $ASD_RECORDS; missing ones fail naming where it
+    looked and the command that makes them."""
+    provider = start_run("00_task_data_metrics", "x", data_root=tiny, profile="ci",
+                         results_dir=tmp_path / "elsewhere" / "ci" / "00_task_data_metrics" / "all-seed0")
+    train, _ = provider.train_test("fan")
+    provider.keep_scores("sys", train.assign(score=1.0), seed=0)
+    provider.save()
+    # a copy of the data set in another folder (another clone): same synthetic identity
+    moved = tmp_path / "clone" / "data"
+    import shutil
+    shutil.copytree(tiny, moved)
+    reader = start_run("gan_adaptations_dcase2020", "x", data_root=moved, dataset=2022, profile="ci",
+                       results_dir=tmp_path / "runs" / "ci" / "reader" / "all-seed0")
+    monkeypatch.delenv("ASD_RECORDS", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"no results records of '00_task_data_metrics'.*"
+                                                r"asd run notebooks/00_task_data_metrics.md --profile ci"):
+        reader.require("00_task_data_metrics")
+    monkeypatch.setenv("ASD_RECORDS", str(tmp_path / "elsewhere"))
+    (record,) = reader.require("00_task_data_metrics")
+    assert record["notebook"] == "00_task_data_metrics" and len(load_scores(record)) == len(train)
+    # other data (another synthetic seed) is not the same data
+    other = dict(reader.synthetic, seed=reader.synthetic["seed"] + 1)
+    monkeypatch.setattr(reader, "synthetic", other)
+    with pytest.raises(FileNotFoundError):
+        reader.require("00_task_data_metrics")

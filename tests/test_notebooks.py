@@ -9,6 +9,7 @@ papermill's injected-parameters cell is set aside, executed under the ``ci`` pro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jupytext
@@ -48,3 +49,26 @@ def test_parameters_cell_declares_exactly_the_notebook_parameters(source):
              if "=" in line and not line.lstrip().startswith("#")]
     assert names == list(NOTEBOOK_PARAMETERS)
     assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_fixture_records_of_required_chapters_are_fresh():
+    """The ensemble chapter's nbval copy reads committed ci records of the chapters it requires
+    (tests/notebooks/records, via $ASD_RECORDS) instead of re-executing them: each must come
+    from the current chapter source and ci settings, with its kept scores."""
+    from asdlib.profiles import CHAPTER_REQUIRES, chapter_settings
+    from asdlib.provenance import file_digest, settings_digest
+
+    required = sorted({name for s in SOURCES for name in CHAPTER_REQUIRES.get(s.stem, ())})
+    assert required, "no chapter requires another: drop this test and tests/notebooks/records"
+    for name in required:
+        records = sorted((ROOT / "tests" / "notebooks" / "records" / "ci" / name).glob("*/record.json"))
+        assert records, f"no fixture records of {name}: run `make refresh-notebooks`"
+        for path in records:
+            record = json.loads(path.read_text())
+            runner = record["runner"]
+            assert runner["source_sha256"] == file_digest(ROOT / "notebooks" / f"{name}.md"), (
+                f"{path} was made by an older {name}.md: run `make refresh-notebooks`")
+            assert runner["settings_sha256"] == settings_digest(chapter_settings(name, "ci")), (
+                f"{path} was made with other ci settings of {name}: run `make refresh-notebooks`")
+            assert record["profile"] == "ci" and record["synthetic"]["preset"] == "ci"
+            assert (path.parent / record["scores_file"]).is_file()
