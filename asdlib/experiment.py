@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,58 +29,17 @@ import numpy as np
 import pandas as pd
 
 from asdlib.data.errors import DataError
-from asdlib.data.layout import TYPES_2020, TYPES_2022, index_dataset
+from asdlib.data.layout import index_dataset
 from asdlib.data.synth import generate, read_manifest
 from asdlib.metrics import evaluate_scores
 from asdlib.profiles import Profile, chapter_settings, default_seeds, get_profile
 from asdlib.provenance import canonical, package_digest
+from asdlib.records import (  # noqa: F401  (the records API, re-exported for the notebooks)
+    DATASETS, NOTEBOOK_PARAMETERS, RECORD_NAME, RECORD_SCHEMA, RECORDS_ENV, SCORE_COLUMNS, SCORES_NAME,
+    check_parameters, data_label, default_data_dir, find_records, git_commit, load_records, load_scores,
+    relative_path, repo_root)
 from asdlib.train import resolve_device
 from asdlib.utils import atomic_write_text
-
-NOTEBOOK_PARAMETERS = ("data_root", "dataset", "machine_types", "profile", "device", "seeds", "settings",
-                       "results_dir")
-"""The parameters every chapter notebook takes (its cell tagged ``parameters``). ``settings``
-overrides chapter settings of the profile (``asd run --set KEY=VALUE``), None for none."""
-
-RECORD_NAME = "record.json"
-SCORES_NAME = "scores.csv"
-SCORE_COLUMNS = ("system", "seed", "split", "machine_type", "section", "domain", "label", "file", "score")
-RECORD_SCHEMA = 1
-RECORDS_ENV = "ASD_RECORDS"
-"""Extra folders (``os.pathsep``-separated) where :meth:`Run.require` looks for other chapters'
-records, after the run's own runs folder; the tests point it at the committed fixture records."""
-DATASETS = {2020: TYPES_2020, 2022: TYPES_2022, 2023: None}
-
-
-def repo_root() -> Path | None:
-    """The checkout asdlib was installed from (editable install), if any."""
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "pyproject.toml").is_file() and (here / "asdlib").is_dir() else None
-
-
-def default_data_dir() -> Path:
-    """Where synthetic data sets are generated: ``$ASD_DATA_DIR``, else ``<checkout>/data``,
-    else ``~/.cache/asdlib/data``."""
-    if os.environ.get("ASD_DATA_DIR"):
-        return Path(os.environ["ASD_DATA_DIR"])
-    root = repo_root()
-    return root / "data" if root else Path.home() / ".cache" / "asdlib" / "data"
-
-
-def git_commit() -> str | None:
-    """The checkout's commit (``+dirty`` when it has uncommitted changes), or None."""
-    root = repo_root()
-    if root is None:
-        return None
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha + ("+dirty" if dirty else "")
-
 
 @dataclass
 class Run:
@@ -111,10 +69,7 @@ class Run:
     @property
     def data_label(self) -> str:
         """How every table and figure names its data: synthetic data is always said to be."""
-        if self.synthetic:
-            return (f"SYNTHETIC data (asdlib generator, preset '{self.synthetic['preset']}'): "
-                    "not comparable to the papers' numbers")
-        return f"DCASE {self.dataset} data ({self.data_root.name})"
+        return data_label(self.dataset, self.synthetic, self.data_root)
 
     def train_test(self, machine_type: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Training clips and labelled test clips of one machine type."""
@@ -170,14 +125,9 @@ class Run:
         :meth:`record_folders` that has any. ``asd run`` runs required chapters first
         (``CHAPTER_REQUIRES``); without records this fails naming where it looked and the
         command that makes them."""
-        for folder in self.record_folders():
-            if not folder.is_dir():
-                continue
-            found = [r for r in load_records(folder / chapter if (folder / chapter).is_dir() else folder)
-                     if r.get("notebook") == chapter and r.get("profile") == self.profile.name
-                     and r.get("scores_file") and self.same_data(r)]
-            if found:
-                return found
+        found = find_records(self.record_folders(), chapter, self.profile.name, self.same_data)
+        if found:
+            return found
         looked = ", ".join(str(f) for f in self.record_folders()) or "(nowhere: no results_dir and no checkout)"
         data = "" if self.synthetic else f" --data-root {self.data_root}"
         raise FileNotFoundError(
@@ -199,7 +149,7 @@ class Run:
             "machine_type": scores["machine_type"].to_numpy(), "section": scores["section"].to_numpy(),
             "domain": scores["domain"].to_numpy() if "domain" in scores else None,
             "label": scores["label"].to_numpy() if "label" in scores else None,
-            "file": [_relative(p, self.data_root) for p in scores["path"]],
+            "file": [relative_path(p, self.data_root) for p in scores["path"]],
             "score": scores["score"].to_numpy(dtype=float)})
         self.clip_scores.append(kept)
 
@@ -241,25 +191,6 @@ class Run:
         return path
 
 
-def _relative(path: str | os.PathLike, root: Path) -> str:
-    """``path`` relative to the data root when it lies under it (portable between machines)."""
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def load_scores(record: Mapping[str, Any]) -> pd.DataFrame:
-    """The per-clip scores a record's run kept (:meth:`Run.keep_scores`), as one table with
-    the columns :data:`SCORE_COLUMNS`; empty when the run kept none."""
-    if not record.get("scores_file"):
-        return pd.DataFrame(columns=list(SCORE_COLUMNS))
-    path = Path(record["_path"]).parent / record["scores_file"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the scores file of record {record['_path']} is missing")
-    return pd.read_csv(path, dtype={"file": str, "system": str, "split": str, "machine_type": str})
-
-
 def start_run(
     notebook: str,
     paper: str,
@@ -281,19 +212,11 @@ def start_run(
     prof = get_profile(profile)
     overrides = dict(settings or {})
     resolved = chapter_settings(notebook, profile, overrides)
-    if dataset not in DATASETS:
+    if dataset is None or dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
+    machine_types, seeds = check_parameters(dataset=dataset, machine_types=machine_types, seeds=seeds)
     if seeds is None:
-        seeds = list(default_seeds(notebook, profile))
-    if isinstance(seeds, (int, str)) or not all(isinstance(s, int) and s >= 0 for s in seeds) or not seeds:
-        raise ValueError(f"seeds={seeds!r}: give a non-empty list of non-negative integers, e.g. [0, 1]")
-    known = DATASETS[dataset]
-    if isinstance(machine_types, str):
-        raise ValueError(f"machine_types={machine_types!r}: give a list, e.g. [{machine_types!r}]")
-    if machine_types is not None and known is not None:
-        bad = [t for t in machine_types if t not in known]
-        if bad:
-            raise ValueError(f"machine_types: {bad} are not DCASE {dataset} types; valid: {list(known)}")
+        seeds = list(default_seeds(notebook, profile, overrides))
     synthetic = None
     if data_root is None:
         if dataset not in (2020, 2022):
@@ -319,19 +242,3 @@ def start_run(
                profile=prof, settings=resolved, device=resolve_device(device), seeds=list(seeds),
                results_dir=Path(results_dir) if results_dir is not None else None, index=index,
                synthetic=synthetic, parameters=params)
-
-
-def load_records(folder: str | os.PathLike) -> list[dict]:
-    """Every results record under ``folder`` (any depth), oldest first."""
-    records = []
-    for path in sorted(Path(folder).rglob(RECORD_NAME)):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            raise ValueError(f"{path}: not a readable results record ({err}); rerun that run "
-                             "(asd run ... --resume reruns it once the file is removed)") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}: a results record holds a JSON object, found {type(record).__name__}")
-        record["_path"] = str(path)
-        records.append(record)
-    return sorted(records, key=lambda r: r.get("started", ""))

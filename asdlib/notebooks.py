@@ -69,7 +69,8 @@ def refresh_fixture_records(chapters: list[Path], out_dir: Path, jobs: int = 2) 
     """Run ``chapters`` under ``ci`` (``asd run``) and keep their records and kept scores
     in ``out_dir/records/ci/<chapter>/<tag>/``, replacing the previous fixtures of those
     chapters; the folder to put in ``$ASD_RECORDS``."""
-    from asdlib.runner import RECORD_NAME, execute_runs, plan_runs
+    from asdlib.records import RECORD_NAME, SCORES_NAME
+    from asdlib.runner import execute_runs, plan_runs
 
     records = Path(out_dir) / RECORDS_DIR
     with tempfile.TemporaryDirectory(prefix="asd-fixture-runs-") as tmp:
@@ -86,7 +87,7 @@ def refresh_fixture_records(chapters: list[Path], out_dir: Path, jobs: int = 2) 
             for spec in (s for s in specs if s.name == stem):
                 (staged / spec.tag).mkdir(parents=True)
                 for path in spec.run_path.iterdir():
-                    if path.name in (RECORD_NAME, "scores.csv"):
+                    if path.name in (RECORD_NAME, SCORES_NAME):
                         shutil.copy2(path, staged / spec.tag / path.name)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staged, target)
@@ -96,7 +97,7 @@ def refresh_fixture_records(chapters: list[Path], out_dir: Path, jobs: int = 2) 
 def refresh_ci_copies(sources: list[Path], out_dir: Path) -> list[Path]:
     """Refresh every copy (first the fixture records of the chapters they require); print
     one line per notebook with its time."""
-    from asdlib.experiment import RECORDS_ENV
+    from asdlib.records import RECORDS_ENV
     from asdlib.profiles import CHAPTER_REQUIRES
 
     sources = [Path(s) for s in sources]

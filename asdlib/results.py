@@ -87,7 +87,8 @@ import numpy as np
 import pandas as pd
 
 from asdlib.data.layout import TYPES_2020, TYPES_2022
-from asdlib.experiment import load_records
+from asdlib.records import data_label as _data_label
+from asdlib.records import load_records
 from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean
 from asdlib.utils import atomic_path, atomic_write_text
 
@@ -147,12 +148,8 @@ def _planned(record: Mapping[str, Any]) -> bool:
 
 def data_label(record: Mapping[str, Any]) -> str:
     """How a record's data is named in every caption: synthetic data always says so."""
-    year = record.get("dataset", "?")
-    if record.get("data_source") == "synthetic" or record.get("synthetic"):
-        preset = (record.get("synthetic") or {}).get("preset", "?")
-        return (f"SYNTHETIC DCASE {year}-layout data (asdlib generator, preset '{preset}'): "
-                "not comparable to the papers' numbers")
-    return f"real DCASE {year} data"
+    synthetic = record.get("synthetic") or ({"preset": "?"} if record.get("data_source") == "synthetic" else None)
+    return _data_label(record.get("dataset", "?"), synthetic)
 
 
 def _is_2020(result: Mapping[str, Any], record: Mapping[str, Any]) -> bool:

@@ -65,11 +65,12 @@ from typing import Any, Callable, Mapping, Sequence
 from asdlib.provenance import canonical, file_digest, package_digest, settings_digest
 from asdlib.utils import atomic_write_text
 
+from asdlib.records import RECORD_NAME
+
 NOTEBOOK_NAME = "notebook.ipynb"
 FAILED_NAME = "notebook.failed.ipynb"
 PARTIAL_NAME = ".notebook.partial.ipynb"  # papermill writes here while executing
 ERROR_NAME = "error.txt"
-RECORD_NAME = "record.json"
 PREV_RECORD_NAME = "record.prev.json"      # the last good result while a rerun executes
 PREV_NOTEBOOK_NAME = "notebook.prev.ipynb"
 PLAN_NAME = "plan.json"  # <out>/<profile>/<notebook>/plan.json: the tags of the latest asd run
@@ -193,7 +194,7 @@ def declared_parameters(nb) -> list[str] | None:
 def check_notebook(path: str | os.PathLike) -> list[str]:
     """Fail unless ``path`` is a notebook whose parameters cell declares every
     :data:`~asdlib.experiment.NOTEBOOK_PARAMETERS`; returns the declared names."""
-    from asdlib.experiment import NOTEBOOK_PARAMETERS
+    from asdlib.records import NOTEBOOK_PARAMETERS
 
     path = Path(path)
     if not path.is_file():
@@ -238,32 +239,14 @@ def plan_runs(
 
     ``settings`` overrides chapter settings (``asd run --set``): a key ``KEY`` applies to
     every chapter of the batch that has it, ``STEM.KEY`` to chapter STEM only."""
-    from asdlib.experiment import DATASETS
     from asdlib.profiles import default_seeds, get_profile
+    from asdlib.records import check_parameters
 
     prof = get_profile(profile)
     if not notebooks:
         raise ValueError("give at least one notebook")
-    if dataset is not None and dataset not in DATASETS:
-        raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
-    if seeds is not None:
-        seeds = list(dict.fromkeys(seeds))
-        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-            raise ValueError(f"seeds={seeds!r}: give non-negative integers, e.g. 0 1")
-    if machine_types is not None:
-        if isinstance(machine_types, str):
-            raise ValueError(f"machine_types={machine_types!r}: give a list, e.g. [{machine_types!r}]")
-        machine_types = list(dict.fromkeys(machine_types))
-        if dataset is None:  # each notebook's own dataset decides: accept the types of either
-            known = sorted(set(DATASETS[2020]) | set(DATASETS[2022]))
-        else:
-            known = DATASETS[dataset]
-        bad = [t for t in machine_types if known is not None and t not in known]
-        if bad:
-            edition = f"DCASE {dataset}" if dataset is not None else "DCASE 2020 or 2022"
-            raise ValueError(f"machine types {bad} are not {edition} types; valid: {', '.join(known)}")
-        if not machine_types:
-            raise ValueError("--types needs at least one machine type")
+    # dataset None: each notebook's own dataset decides, so the types of either edition pass
+    machine_types, seeds = check_parameters(dataset=dataset, machine_types=machine_types, seeds=seeds)
     if timeout is not None:
         if timeout <= 0:
             raise ValueError(f"timeout={timeout!r}: give a positive number of seconds")

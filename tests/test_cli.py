@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -53,3 +56,16 @@ def test_evaluate_reads_official_csvs(tmp_path, capsys):
         "".join(f"{f},{s}\n" for f, s in zip(rows["f"], rows["s"])))
     assert main(["evaluate", str(scores), "--ground-truth", str(gt)]) == 0
     assert "official score: 1.0000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["results", "--help"], ["summary", "DATA"], ["evaluate", "--help"],
+                                  ["run", "--help"]])
+def test_reading_commands_import_no_torch(tiny, argv):
+    """asd results, summary and evaluate (and run's planning) work on records and files: torch,
+    torchaudio and zuko stay unimported (they take seconds to load)."""
+    argv = [str(tiny) if a == "DATA" else a for a in argv]
+    code = ("import sys\nfrom asdlib.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in ('torch', 'torchaudio', 'zuko') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "LOADED []" in done.stdout, done.stdout[-500:] + done.stderr[-2000:]
