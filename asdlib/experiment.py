@@ -32,7 +32,8 @@ from asdlib.data.errors import DataError
 from asdlib.data.layout import index_dataset
 from asdlib.data.synth import generate, read_manifest
 from asdlib.metrics import evaluate_scores
-from asdlib.profiles import Profile, chapter_settings, default_seeds, get_profile
+from asdlib.chapters import as_dict, chapter_settings, chapter_spec, default_seeds
+from asdlib.profiles import Profile, get_profile
 from asdlib.provenance import canonical, package_digest
 from asdlib.records import (  # noqa: F401  (the records API, re-exported for the notebooks)
     DATASETS, NOTEBOOK_PARAMETERS, RECORD_NAME, RECORD_SCHEMA, RECORDS_ENV, SCORE_COLUMNS, SCORES_NAME,
@@ -51,7 +52,7 @@ class Run:
     data_root: Path
     machine_types: list[str]
     profile: Profile
-    settings: Mapping[str, Any]
+    settings: Any              # the chapter's settings dataclass (asdlib.chapters)
     device: Any
     seeds: list[int]
     results_dir: Path | None
@@ -123,7 +124,7 @@ class Run:
         """The records of ``chapter`` made with this profile on this data, with kept clip
         scores (:func:`load_scores`), oldest first, from the first of
         :meth:`record_folders` that has any. ``asd run`` runs required chapters first
-        (``CHAPTER_REQUIRES``); without records this fails naming where it looked and the
+        (its spec's ``requires``); without records this fails naming where it looked and the
         command that makes them."""
         found = find_records(self.record_folders(), chapter, self.profile.name, self.same_data)
         if found:
@@ -169,7 +170,7 @@ class Run:
             "machine_types": self.machine_types,
             "device": str(self.device),
             "parameters": self.parameters,
-            "settings": canonical(dict(self.settings)),
+            "settings": canonical(as_dict(self.settings)),
             "asdlib_digest": package_digest(),
             "git_commit": git_commit(),
             "started": _dt.datetime.fromtimestamp(self.started, _dt.timezone.utc).isoformat(),
@@ -193,7 +194,7 @@ class Run:
 
 def start_run(
     notebook: str,
-    paper: str,
+    paper: str | None = None,
     *,
     data_root: str | os.PathLike | None = None,
     dataset: int = 2022,
@@ -208,8 +209,12 @@ def start_run(
     """Validate a chapter's parameters, find or make its data, and start its record.
 
     ``settings`` overrides the profile's chapter settings (checked: an unknown key or a
-    wrong type fails with the valid ones); the record stores the resolved settings."""
+    wrong type fails with the valid ones); the record stores the resolved settings.
+    ``paper`` defaults to the chapter spec's (its short citation)."""
     prof = get_profile(profile)
+    if paper is None:
+        spec = chapter_spec(notebook)
+        paper = spec.paper.short if spec.paper is not None else spec.title
     overrides = dict(settings or {})
     resolved = chapter_settings(notebook, profile, overrides)
     if dataset is None or dataset not in DATASETS:

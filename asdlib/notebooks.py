@@ -6,7 +6,7 @@ run-dependent metadata (papermill timings, execution counts' timestamps), and wr
 the copy atomically. ``make test`` re-executes the copies with nbval and checks that
 their code cells are the sources' (tests/test_notebooks.py).
 
-A chapter that reads other chapters' records (``CHAPTER_REQUIRES``: the AITHU ensembles)
+A chapter that reads other chapters' records (its spec's ``requires``: the AITHU ensembles)
 does not re-execute them under nbval: the refresh runs the required chapters once under
 ``ci`` with ``asd run`` and commits their records and kept scores as small fixtures
 (``tests/notebooks/records/ci/<chapter>/<tag>/``); the tests point ``$ASD_RECORDS`` at
@@ -98,10 +98,10 @@ def refresh_ci_copies(sources: list[Path], out_dir: Path) -> list[Path]:
     """Refresh every copy (first the fixture records of the chapters they require); print
     one line per notebook with its time."""
     from asdlib.records import RECORDS_ENV
-    from asdlib.profiles import CHAPTER_REQUIRES
+    from asdlib.chapters import chapter_requires
 
     sources = [Path(s) for s in sources]
-    required = sorted({name for s in sources for name in CHAPTER_REQUIRES.get(s.stem, ())})
+    required = sorted({name for s in sources for name in chapter_requires(s.stem)})
     if required:
         folder = Path(sources[0]).parent
         missing = [name for name in required if not (folder / f"{name}.md").is_file()]

@@ -87,6 +87,7 @@ import numpy as np
 import pandas as pd
 
 from asdlib.data.layout import TYPES_2020, TYPES_2022
+from asdlib.chapters.papers import PAPERS as _PAPERS
 from asdlib.records import data_label as _data_label
 from asdlib.records import load_records
 from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean
@@ -100,14 +101,9 @@ PUBLISHED_COLUMNS = ("paper", "table", "page", "system", "dataset", "machine_typ
 ALL_TYPES = "all types"
 """Column label of the summary over machine types (``all`` in the reference file)."""
 
-PAPERS: dict[str, str] = {
-    "000": "Liu et al. 2022 (AITHU)",
-    "001": "de Oliveira Neto & Figueiredo (GANs, DCASE 2020)",
-    "002": "Wang, Du & Wang 2022 (APSIPA)",
-    "003": "Wilkinghoff 2023 (ICASSP)",
-}
-"""The short citation of each paper (key: its file in ``../shared/papers``): the
-``paper`` string of the reference file, and what chapters pass as ``start_run(paper=...)``."""
+PAPERS: dict[str, str] = {key: paper.short for key, paper in _PAPERS.items()}
+"""The short citation of each paper (:data:`asdlib.chapters.PAPERS`): the ``paper`` string of
+the reference file and of the chapters' records."""
 
 PUBLISHED_LABEL = "published in the paper (real DCASE data)"
 

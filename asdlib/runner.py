@@ -239,7 +239,8 @@ def plan_runs(
 
     ``settings`` overrides chapter settings (``asd run --set``): a key ``KEY`` applies to
     every chapter of the batch that has it, ``STEM.KEY`` to chapter STEM only."""
-    from asdlib.profiles import default_seeds, get_profile
+    from asdlib.chapters import default_seeds
+    from asdlib.profiles import get_profile
     from asdlib.records import check_parameters
 
     prof = get_profile(profile)
@@ -292,11 +293,11 @@ def plan_runs(
 
 def resolved_settings(stem: str, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The chapter settings a run of ``stem`` will use ({} for a notebook that is no chapter)."""
-    from asdlib.profiles import CHAPTER_SETTINGS, chapter_settings
+    from asdlib.chapters import CHAPTERS, as_dict
 
-    if stem not in CHAPTER_SETTINGS:
+    if stem not in CHAPTERS:
         return {}
-    return dict(chapter_settings(stem, profile, overrides))
+    return as_dict(CHAPTERS[stem].settings(profile, overrides))
 
 
 def split_overrides(settings: Mapping[str, Any], stems: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -304,11 +305,11 @@ def split_overrides(settings: Mapping[str, Any], stems: Sequence[str]) -> dict[s
 
     ``KEY`` goes to every chapter that has the setting (an error when none has it, listing
     each chapter's settings); ``STEM.KEY`` to chapter STEM (an error when STEM is not in the
-    batch). Types are checked by :func:`asdlib.profiles.check_overrides`."""
-    from asdlib.profiles import CHAPTER_SETTINGS, check_overrides
+    batch, or has no such setting). Types are checked by the chapter's spec."""
+    from asdlib.chapters import CHAPTERS
 
-    def keys(stem: str) -> set[str]:
-        return {k for block in CHAPTER_SETTINGS.get(stem, {}).values() for k in block}
+    def keys(stem: str) -> list[str]:
+        return CHAPTERS[stem].keys if stem in CHAPTERS else []
 
     per: dict[str, dict[str, Any]] = {stem: {} for stem in stems}
     for key, value in settings.items():
@@ -317,15 +318,17 @@ def split_overrides(settings: Mapping[str, Any], stems: Sequence[str]) -> dict[s
             if stem not in per:
                 raise ValueError(f"--set {key}: {stem!r} is not a notebook of this batch "
                                  f"({', '.join(stems)})")
+            if stem not in CHAPTERS:
+                raise ValueError(f"--set {key}: {stem!r} has no chapter spec, so no settings")
             targets = [stem]
         else:
             targets = [s for s in stems if name in keys(s)]
             if not targets:
-                valid = "; ".join(f"{s}: {', '.join(sorted(keys(s))) or '(no settings)'}" for s in stems)
+                valid = "; ".join(f"{s}: {', '.join(keys(s)) or '(no settings)'}" for s in stems)
                 raise ValueError(f"--set {name}: no chapter of this batch has the setting {name!r}; valid: {valid}")
         for stem in targets:
             per[stem][name] = value
-    return {stem: check_overrides(stem, chosen) if chosen else {} for stem, chosen in per.items()}
+    return {stem: CHAPTERS[stem].check(chosen) if chosen else {} for stem, chosen in per.items()}
 
 
 # --------------------------------------------------------------------------- executing
@@ -579,14 +582,14 @@ def execute_runs(
         else:
             todo.append(i)
 
-    # chapters that read other chapters' records (CHAPTER_REQUIRES) start after those runs end:
-    # dependencies are submitted first, and a dependent run waits for them in its worker
-    from asdlib.profiles import CHAPTER_REQUIRES
+    # chapters that read other chapters' records (their spec's `requires`) start after those runs
+    # end: dependencies are submitted first, and a dependent run waits for them in its worker
+    from asdlib.chapters import chapter_requires
 
-    depth = {spec.name: _requirement_depth(spec.name, CHAPTER_REQUIRES) for spec in specs}
+    depth = {spec.name: _requirement_depth(spec.name, chapter_requires) for spec in specs}
     todo.sort(key=lambda i: depth[specs[i].name])
     done_events = {i: threading.Event() for i in todo}
-    waits_for = {i: [j for j in todo if specs[j].name in CHAPTER_REQUIRES.get(specs[i].name, ())] for i in todo}
+    waits_for = {i: [j for j in todo if specs[j].name in chapter_requires(specs[i].name)] for i in todo}
 
     pool = _Pool()
     counter = threading.Lock()
@@ -660,11 +663,11 @@ def execute_runs(
     return [o for o in outcomes if o is not None]
 
 
-def _requirement_depth(name: str, requires: dict[str, tuple[str, ...]], seen: tuple[str, ...] = ()) -> int:
+def _requirement_depth(name: str, requires: Callable[[str], tuple[str, ...]], seen: tuple[str, ...] = ()) -> int:
     """0 for a chapter that needs no other chapter's records, else 1 + the deepest requirement's."""
     if name in seen:
-        raise ValueError(f"CHAPTER_REQUIRES has a cycle: {' -> '.join((*seen, name))}")
-    needs = requires.get(name, ())
+        raise ValueError(f"the chapters' requirements have a cycle: {' -> '.join((*seen, name))}")
+    needs = requires(name)
     return 0 if not needs else 1 + max(_requirement_depth(n, requires, (*seen, name)) for n in needs)
 
 

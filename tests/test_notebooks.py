@@ -55,10 +55,10 @@ def test_fixture_records_of_required_chapters_are_fresh():
     """The ensemble chapter's nbval copy reads committed ci records of the chapters it requires
     (tests/notebooks/records, via $ASD_RECORDS) instead of re-executing them: each must come
     from the current chapter source and ci settings, with its kept scores."""
-    from asdlib.profiles import CHAPTER_REQUIRES, chapter_settings
+    from asdlib.chapters import as_dict, chapter_requires, chapter_settings
     from asdlib.provenance import file_digest, settings_digest
 
-    required = sorted({name for s in SOURCES for name in CHAPTER_REQUIRES.get(s.stem, ())})
+    required = sorted({name for s in SOURCES for name in chapter_requires(s.stem)})
     assert required, "no chapter requires another: drop this test and tests/notebooks/records"
     for name in required:
         records = sorted((ROOT / "tests" / "notebooks" / "records" / "ci" / name).glob("*/record.json"))
@@ -68,7 +68,7 @@ def test_fixture_records_of_required_chapters_are_fresh():
             runner = record["runner"]
             assert runner["source_sha256"] == file_digest(ROOT / "notebooks" / f"{name}.md"), (
                 f"{path} was made by an older {name}.md: run `make refresh-notebooks`")
-            assert runner["settings_sha256"] == settings_digest(chapter_settings(name, "ci")), (
+            assert runner["settings_sha256"] == settings_digest(as_dict(chapter_settings(name, "ci"))), (
                 f"{path} was made with other ci settings of {name}: run `make refresh-notebooks`")
             assert record["profile"] == "ci" and record["synthetic"]["preset"] == "ci"
             assert (path.parent / record["scores_file"]).is_file()

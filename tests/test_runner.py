@@ -13,13 +13,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import jupytext
 import pytest
 
-from asdlib.experiment import NOTEBOOK_PARAMETERS
+from asdlib.chapters import ChapterSpec
+from asdlib.records import NOTEBOOK_PARAMETERS
 from asdlib.runner import main, plan_runs, register, run_command
 
 HEADER = """---
@@ -308,11 +310,12 @@ def test_dataset_is_injected_only_when_given(tmp_path):
 
 
 def test_a_chapter_that_reads_another_chapters_records_runs_after_it(tmp_path, monkeypatch, capsys):
-    """CHAPTER_REQUIRES: 'a_ensemble' reads the records of 'b_subsystem'; listed first and given
+    """A spec's `requires`: 'a_ensemble' reads the records of 'b_subsystem'; listed first and given
     two jobs, it still starts only after every run of 'b_subsystem' has ended."""
-    import asdlib.profiles
+    import asdlib.chapters
 
-    monkeypatch.setattr(asdlib.profiles, "CHAPTER_REQUIRES", {"a_ensemble": ("b_subsystem",)})
+    monkeypatch.setitem(asdlib.chapters.CHAPTERS, "a_ensemble",
+                        ChapterSpec("a_ensemble", None, NoSettings, requires=("b_subsystem",)))
     folder = tmp_path / "notebooks"
     provider = write_notebook(folder, "b_subsystem",
                               PARAMETERS_CELL + "\n```{code-cell} ipython3\nimport time\ntime.sleep(2)\n```\n")
@@ -340,6 +343,25 @@ pathlib.Path(results_dir, "record.json").write_text(json.dumps({"read": len(foun
 
 # --------------------------------------------------------------------------- runs that never go stale
 
+@dataclass(frozen=True)
+class AlphaSettings:
+    epochs: int = 2
+    lr: float = 1e-3
+    checkpoint: str | None = None
+    crop: tuple[int, ...] = (1, 2)
+
+
+@dataclass(frozen=True)
+class BetaSettings:
+    epochs: int = 5
+    width: int = 16
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    pass
+
+
 SETTINGS_BODY = """
 ```{code-cell} ipython3
 import json, pathlib
@@ -350,12 +372,13 @@ pathlib.Path(results_dir, "record.json").write_text(json.dumps({"overrides": set
 
 @pytest.fixture()
 def two_chapters(tmp_path, monkeypatch):
-    """Two tiny chapters with settings of their own (in a copy of CHAPTER_SETTINGS)."""
-    import asdlib.profiles
+    """Two tiny chapters with settings of their own (specs added to asdlib.chapters.CHAPTERS);
+    ``table[stem]["ci"]`` is the ci profile's differences, which a test may change."""
+    import asdlib.chapters
 
-    table = {"alpha": {p: {"epochs": 2, "lr": 1e-3, "checkpoint": None, "crop": (1, 2)} for p in ("ci", "demo", "paper")},
-             "beta": {p: {"epochs": 5, "width": 16} for p in ("ci", "demo", "paper")}}
-    monkeypatch.setattr(asdlib.profiles, "CHAPTER_SETTINGS", table)
+    table = {"alpha": {"ci": {}}, "beta": {"ci": {}}}
+    monkeypatch.setitem(asdlib.chapters.CHAPTERS, "alpha", ChapterSpec("alpha", None, AlphaSettings, table["alpha"]))
+    monkeypatch.setitem(asdlib.chapters.CHAPTERS, "beta", ChapterSpec("beta", None, BetaSettings, table["beta"]))
     folder = tmp_path / "notebooks"
     folder.mkdir()
     for name in table:
@@ -376,7 +399,7 @@ def test_changing_one_chapter_setting_reruns_that_chapter_only(two_chapters, cap
     assert record["runner"]["settings_sha256"] and record["runner"]["asdlib_sha256"]
     assert main(argv) == 0
     assert _statuses(capsys.readouterr().out) == {"alpha": "skipped", "beta": "skipped"}
-    table["alpha"]["ci"]["epochs"] = 3            # one setting of one chapter changes
+    table["alpha"]["ci"]["epochs"] = 3            # one setting of one chapter's ci profile changes
     assert main(argv) == 0
     assert _statuses(capsys.readouterr().out) == {"alpha": "ok", "beta": "skipped"}
     assert json.loads((out / "ci" / "alpha" / "all-seed0" / "record.json").read_text())["runner"]["settings"] == {
@@ -436,13 +459,14 @@ def test_set_overrides_are_checked_passed_and_recorded(two_chapters, capsys):
 
 
 @pytest.mark.parametrize("item, message", [
-    ("epoch=3", "no chapter of this batch has the setting 'epoch'; valid: alpha: checkpoint, crop, epochs, lr; "
+    ("epoch=3", "no chapter of this batch has the setting 'epoch'; valid: alpha: epochs, lr, checkpoint, crop; "
                 "beta: epochs, width"),
     ("epochs=three", "setting epochs='three' has type str; expected int"),
-    ("lr=fast", "setting lr='fast' has type str; expected float or int"),
+    ("lr=fast", "setting lr='fast' has type str; expected float"),
     ("width=None", "setting width=None has type NoneType; expected int"),
+    ("crop=(1, 'a')", "setting crop=(1, 'a') has type tuple; expected tuple[int, ...]"),
     ("gamma.epochs=3", "'gamma' is not a notebook of this batch"),
-    ("alpha.width=3", "'width' is not a setting of this chapter; valid settings: checkpoint, crop, epochs, lr"),
+    ("alpha.width=3", "'width' is not a setting of this chapter; valid settings: epochs, lr, checkpoint, crop"),
     ("epochs", "give KEY=VALUE"),
 ])
 def test_a_bad_set_fails_before_anything_runs(two_chapters, capsys, item, message):
@@ -454,17 +478,17 @@ def test_a_bad_set_fails_before_anything_runs(two_chapters, capsys, item, messag
 
 def test_checkpoint_paths_are_chapter_settings():
     """The paper profile can load a checkpoint through asd run: the paths are settings."""
-    from asdlib.profiles import chapter_settings
+    from asdlib.chapters import chapter_settings
 
-    assert chapter_settings("aithu_classifiers", "paper")["wav2vec_checkpoint"] is None
+    assert chapter_settings("aithu_classifiers", "paper").wav2vec_checkpoint is None
     got = chapter_settings("aithu_classifiers", "paper", {"wav2vec_checkpoint": "/models/wav2vec_large.pt"})
-    assert got["wav2vec_checkpoint"] == "/models/wav2vec_large.pt"
+    assert got.wav2vec_checkpoint == "/models/wav2vec_large.pt"
     got = chapter_settings("ustc_tgram_wav2vec", "paper", {"wav2vec2_checkpoint": "/models/wav2vec2-base"})
-    assert got["wav2vec2_checkpoint"] == "/models/wav2vec2-base"
+    assert got.wav2vec2_checkpoint == "/models/wav2vec2-base"
     for name in ("aithu_classifiers", "ustc_tgram_wav2vec"):
         source = (Path(__file__).parents[1] / "notebooks" / f"{name}.md").read_text()
         key = "wav2vec_checkpoint" if name == "aithu_classifiers" else "wav2vec2_checkpoint"
-        assert f'{key} = S["{key}"]' in source and f"{key} = None" not in source
+        assert f'{key} = S.{key}' in source and f"{key} = None" not in source
 
 
 def test_a_run_locked_by_another_batch_is_left_untouched(tmp_path, capsys, monkeypatch):

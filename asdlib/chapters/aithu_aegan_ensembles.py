@@ -1,0 +1,61 @@
+"""Chapter ``aithu_aegan_ensembles``: AITHU part 3 (paper 000, sections 3.3 and 4), AEGAN-AD
+and the four ensembles of Table 10 over the clip scores kept by parts 1 and 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asdlib.chapters.papers import AITHU
+from asdlib.chapters.spec import ChapterSpec
+
+
+@dataclass(frozen=True)
+class AEGANEnsembleSettings:
+    """AEGAN-AD per machine type, the ensembles over the records of ``aithu_classifiers`` and
+    ``aithu_probabilistic`` (same profile and data).
+
+    n_mels = patch_size: the patches are n_mels x patch_size (paper: 128 x 128); train_hop,
+    score_hop: frames between patch starts (the code: 1); width, latent: the AEGAN-AD
+    networks' ndf/ngf and nz; epochs: ours (the paper gives none); mu, gp_lambda: eq. (6)
+    and (5); knn_k, lof_neighbors: the critic-embedding detectors; dc_*: submission 1's
+    Cnn6 domain classifier (dc_frames: central crop of each clip, None = whole clip;
+    dc_source_per_target: source clips per target clip in its training set); grid_step:
+    of the ensembles' simplex grid.
+    """
+
+    n_mels: int = 128
+    patch_size: int = 128
+    train_hop: int = 1
+    score_hop: int = 1
+    width: int = 32
+    latent: int = 256
+    epochs: int = 100
+    batch_size: int = 512
+    lr: float = 2e-4
+    mu: float = 0.1
+    gp_lambda: float = 10.0
+    score_batch: int = 512
+    knn_k: int = 1
+    lof_neighbors: int = 20
+    dc_n_mels: int = 64
+    dc_frames: int | None = None
+    dc_source_per_target: int = 2
+    dc_epochs: int = 20
+    dc_batch_size: int = 32
+    dc_lr: float = 1e-3
+    grid_step: float = 0.1
+    seeds: tuple[int, ...] | None = (0, 1, 2, 3, 4)
+
+
+SPEC = ChapterSpec(
+    stem="aithu_aegan_ensembles", paper=AITHU, settings_class=AEGANEnsembleSettings,
+    requires=("aithu_classifiers", "aithu_probabilistic"),
+    profiles={
+        "demo": {"n_mels": 64, "patch_size": 64, "train_hop": 64, "score_hop": 64, "width": 16, "latent": 128,
+                 "epochs": 3, "batch_size": 64, "score_batch": 256, "dc_n_mels": 32, "dc_frames": 32,
+                 "dc_epochs": 3, "dc_batch_size": 16, "seeds": (0, 1)},
+        "ci": {"n_mels": 32, "patch_size": 32, "train_hop": 16, "score_hop": 16, "width": 8, "latent": 32,
+               "epochs": 1, "batch_size": 64, "score_batch": 256, "lof_neighbors": 5, "dc_n_mels": 32,
+               "dc_frames": 32, "dc_epochs": 1, "dc_batch_size": 16, "grid_step": 0.25, "seeds": (0,)},
+    },
+)

@@ -1,0 +1,24 @@
+"""Chapter ``00_task_data_metrics``: the DCASE Task 2 setting, the data and the official metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asdlib.chapters.spec import ChapterSpec
+
+
+@dataclass(frozen=True)
+class TaskDataMetricsSettings:
+    """clips_per_figure: clips per spectrogram figure; roc_types: machine types with a ROC
+    figure. Nothing is trained: one seed."""
+
+    clips_per_figure: int = 3
+    roc_types: int = 7
+    seeds: tuple[int, ...] | None = (0,)
+
+
+SPEC = ChapterSpec(
+    stem="00_task_data_metrics", paper=None, settings_class=TaskDataMetricsSettings,
+    title="DCASE Task 2 setting (all papers)",
+    profiles={"ci": {"clips_per_figure": 2, "roc_types": 2}},
+)

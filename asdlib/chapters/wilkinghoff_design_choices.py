@@ -1,0 +1,47 @@
+"""Chapter ``wilkinghoff_design_choices``: Wilkinghoff (ICASSP 2023, paper 003)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asdlib.chapters.papers import WILKINGHOFF
+from asdlib.chapters.spec import ChapterSpec
+
+
+@dataclass(frozen=True)
+class WilkinghoffSettings:
+    """One embedder for all machine types, 11 trainings per seed (the chapter says what demo
+    and ci cut).
+
+    crop_seconds: central crop of every clip (None: the whole clip); source_per_section:
+    source training clips kept per section (a fixed random subset; all target clips are
+    kept); test_per_group: test clips kept per (section, domain, label); None = all;
+    kmeans_n_init: restarts of the backend's k-means; gmm_covariance: the GMM backend's
+    covariance type (the paper: full).
+    """
+
+    crop_seconds: float | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    source_per_section: int | None = None
+    test_per_group: int | None = None
+    n_subclusters: int = 16
+    n_clusters: int = 16
+    kmeans_n_init: int = 10
+    gmm_covariance: str = "full"
+    embed_batch_size: int = 256
+    tsne_perplexity: float = 30.0
+    seeds: tuple[int, ...] | None = None
+
+
+SPEC = ChapterSpec(
+    stem="wilkinghoff_design_choices", paper=WILKINGHOFF, settings_class=WilkinghoffSettings,
+    none_means={"crop_seconds": "whole clip"},
+    profiles={
+        "demo": {"crop_seconds": 1.0, "epochs": 3, "batch_size": 32, "source_per_section": 8, "kmeans_n_init": 3,
+                 "gmm_covariance": "diag", "tsne_perplexity": 10.0, "seeds": (0, 1, 2)},
+        "ci": {"crop_seconds": 0.5, "epochs": 1, "batch_size": 32, "source_per_section": 4, "test_per_group": 2,
+               "kmeans_n_init": 1, "gmm_covariance": "diag", "tsne_perplexity": 3.0},
+    },
+)
