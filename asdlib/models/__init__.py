@@ -1,5 +1,10 @@
 """Networks: embedders, autoencoders, flows, GANs.
 
+- :mod:`asdlib.models.layers` -- layers several models share (float32 output layers,
+  the fully connected blocks of paper 001); :mod:`asdlib.models.inference` -- eval
+  mode, no gradients and batches for every embedding and scoring pass
+  (:func:`~asdlib.models.inference.predict`, :func:`~asdlib.models.inference.eval_no_grad`).
+
 - :mod:`asdlib.models.wilkinghoff` -- Wilkinghoff (ICASSP 2023, paper 003): the
   two-branch embedder (:class:`WilkinghoffEmbedder`, Tables 1 and 2).
 - :mod:`asdlib.models.dcase_ae`, :mod:`asdlib.models.gan_detectors` -- the DCASE 2020
@@ -24,7 +29,8 @@ from asdlib.models.wilkinghoff import SpectrogramResNet, SpectrumNet, Wilkinghof
 __all__ = ["SpectrogramResNet", "SpectrumNet", "WilkinghoffConfig", "WilkinghoffEmbedder"]
 
 # DCASE 2020 autoencoder baseline and the GAN detectors of paper 001 (GANomaly, Skip-GANomaly, EGBAD).
-from asdlib.models.dcase_ae import DCASEAutoencoder, DenseBlock, clip_scores, fc_decoder, fc_encoder  # noqa: E402
+from asdlib.models.dcase_ae import DCASEAutoencoder, clip_scores  # noqa: E402
+from asdlib.models.layers import DenseBlock, fc_decoder, fc_encoder  # noqa: E402
 from asdlib.models.gan_detectors import EGBAD, FCDiscriminator, GANomaly, SkipGANomaly, SkipGenerator  # noqa: E402
 
 __all__ += [

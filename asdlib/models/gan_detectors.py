@@ -2,11 +2,11 @@
 
 Paper 001 adapts three image detectors to the 640-d vectors of the DCASE baseline
 (:mod:`asdlib.models.dcase_ae`): every network is rebuilt from the baseline's fully
-connected layers (Figure 2): 128-unit ``Dense, BN, ReLU`` blocks (:class:`DenseBlock`),
-an 8-d latent space, BN and ReLU after every layer except the decoder's output.
-"The remaining details of the architecture follow the original": losses, loss
-weights and anomaly scores are those of the original papers and code
-(DESIGN.md section 9).
+connected layers (Figure 2; :mod:`asdlib.models.layers`): 128-unit ``Dense, BN, ReLU``
+blocks (:class:`~asdlib.models.layers.DenseBlock`), an 8-d latent space, BN and ReLU
+after every layer except the decoder's output. "The remaining details of the
+architecture follow the original": losses, loss weights and anomaly scores are those
+of the original papers and code.
 
 - :class:`GANomaly` (Akçay et al. 2019b; paper 001 Sec. 3.3.2, Figure 2):
   encoder G_E, decoder G_D, a second encoder E on the reconstruction, discriminator D;
@@ -51,7 +51,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asdlib.losses.adversarial import FEATURE_MATCHING_MODES, bce_real_fake, bce_with_target, feature_matching_loss
-from asdlib.models.dcase_ae import DenseBlock, Float32Linear, eval_no_grad, fc_decoder, fc_encoder, module_device
+from asdlib.models.inference import eval_no_grad, module_device
+from asdlib.models.layers import DenseBlock, Float32Linear, fc_decoder, fc_encoder
 
 
 class FCDiscriminator(nn.Module):

@@ -58,6 +58,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.models.inference import predict
+
 __all__ = [
     "BASELINE_FEATURE",
     "BASELINE_FIT",
@@ -340,7 +342,6 @@ class MobileNetV2Classifier(nn.Module):
             sections = sections["section"]
         return F.cross_entropy(self(x).float(), sections.to(x.device).long())
 
-    @torch.no_grad()
     def score_clips(
         self, log_mels: Tensor, sections: int | Tensor, *, hop: int = 1, batch_size: int = 256,
         eps: float = sys.float_info.epsilon,
@@ -362,21 +363,18 @@ class MobileNetV2Classifier(nn.Module):
         if sec.ndim > 1 or (sec.ndim == 1 and len(sec) != n):
             raise ValueError(f"sections must be one code or ({n},) codes; got shape {tuple(sec.shape)}")
         sec = sec.long().expand(n)
-        device = next(self.parameters()).device
         n_windows = 1 + (log_mels.shape[-1] - self.n_frames) // hop if log_mels.shape[-1] >= self.n_frames else 0
         clips_per_batch = max(1, batch_size // max(n_windows, 1))
-        was_training = self.training
-        self.eval()
-        out = []
-        try:
-            for start in range(0, n, clips_per_batch):
-                chunk = log_mels[start : start + clips_per_batch].to(device, torch.float32)
-                images = window_images(chunk, self.n_frames, hop)  # (b, W, n_frames, F)
-                b, w = images.shape[:2]
-                logits = self(images.reshape(b * w, 1, self.n_frames, self.n_mels)).reshape(b, w, -1)
-                out.append(section_posterior_score(logits, sec[start : start + b].to(device), eps).cpu())
-        finally:
-            self.train(was_training)
-        if not out:
+        if n == 0:
             raise ValueError("score_clips: log_mels holds no clips")
-        return torch.cat(out)
+
+        def chunk_scores(m: MobileNetV2Classifier, chunk: Tensor, sections: Tensor) -> Tensor:
+            images = window_images(chunk, m.n_frames, hop)  # (b, W, n_frames, F)
+            b, w = images.shape[:2]
+            logits = m(images.reshape(b * w, 1, m.n_frames, m.n_mels)).reshape(b, w, -1)
+            return section_posterior_score(logits, sections, eps)
+
+        return predict(
+            self, (log_mels, sec), chunk_scores, batch_size=clips_per_batch, dtype=(torch.float32, None),
+            out_dtype=None, to_cpu="batch",
+        )

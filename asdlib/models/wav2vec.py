@@ -94,6 +94,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.models.inference import predict
+
 DeviceLike = str | torch.device
 
 Layer = tuple[int, int, int]  # (channels, kernel, stride), fairseq's convention
@@ -545,19 +547,9 @@ def features(
     x = _as_waves(waveforms, "waveforms")
     if device is not None:
         model.to(device)
-    params = list(model.parameters())
-    dev = params[0].device if params else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(x), batch_size):
-                xb = x[start : start + batch_size].to(dev, torch.float32)
-                out.append((model.encode(xb) if layer == "z" else model(xb)).float().cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(out)
+    return predict(
+        model, x, lambda m, xb: m.encode(xb) if layer == "z" else m(xb), batch_size=batch_size, to_cpu="batch"
+    )
 
 
 __all__ = ["Wav2Vec", "Wav2VecConfig", "features", "sample_negatives", "wav2vec_loss"]

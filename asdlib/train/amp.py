@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import ContextManager
 
-import torch
-
+from asdlib.models.inference import autocast_bf16
 from asdlib.train.device import DeviceLike, resolve_device
 
 
@@ -21,8 +19,7 @@ def autocast(device: DeviceLike, enabled: bool = True) -> ContextManager:
 
     On the CPU, with ``enabled=False``, or on a GPU without bf16, it is a no-op
     (:func:`contextlib.nullcontext`): CPU autocast gains little and changes numerics.
+    The same context serves inference (:func:`asdlib.models.inference.autocast_bf16`,
+    which this calls once ``device`` is resolved).
     """
-    dev = resolve_device(device)
-    if enabled and dev.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return autocast_bf16(resolve_device(device), enabled)

@@ -1,6 +1,6 @@
 """Training a vector autoencoder with MSE: the DCASE 2020 baseline's loop.
 
-The baseline (DESIGN.md section 9) fits :class:`~asdlib.models.DCASEAutoencoder`
+The baseline fits :class:`~asdlib.models.DCASEAutoencoder`
 on the stacked log-mel vectors of a machine type's normal training clips: MSE, Adam
 1e-3, batch 512, 100 epochs, shuffled. Built on
 :func:`asdlib.train.loop.train_epochs` (bf16 autocast on CUDA, NaN/inf checks
@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.models.inference import predict
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -100,14 +101,11 @@ def train_autoencoder(
 
     def epoch_end(epoch: int, means: dict[str, float]) -> None:
         if x_val is not None:
-            model.eval()
-            total = 0.0
-            with torch.no_grad():
-                for start in range(0, len(x_val), 8192):
-                    xb = x_val[start : start + 8192]
-                    total += F.mse_loss(model(xb).float(), xb, reduction="sum").item()
-            model.train()
-            val_losses.append(total / x_val.numel())
+            sums = predict(
+                model, x_val, lambda m, xb: F.mse_loss(m(xb).float(), xb, reduction="sum").reshape(1),
+                batch_size=8192, device=dev, out_dtype=None,
+            )
+            val_losses.append(sum(sums.tolist(), 0.0) / x_val.numel())
             means = {**means, "val_loss": val_losses[-1]}
         if on_epoch_end is not None:
             on_epoch_end(epoch, means)

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from asdlib.utils import as_tensor as _as_tensor
 from asdlib.models.aithu_classifiers import frames_from_clips
 from asdlib.models.backbones import recalibrate_batchnorm
-from asdlib.train.amp import autocast
+from asdlib.models.inference import predict
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -173,16 +173,14 @@ def train_classifier(
 
     def epoch_end(epoch: int, means: dict[str, float]) -> None:
         if x_val is not None:
-            was_training = model.training
-            model.eval()
+            losses = predict(
+                model, (x_val, *y_val), lambda m, xb, *yb: _split_loss(m.loss(xb, as_targets(yb)))[0].reshape(1),
+                batch_size=batch_size, device=dev, amp=amp, dtype=None, out_dtype=None,
+            )
             total, count = 0.0, 0
-            with torch.no_grad(), autocast(dev, enabled=amp):
-                for start in range(0, len(x_val), batch_size):
-                    yb = as_targets([y[start : start + batch_size] for y in y_val])
-                    loss, _ = _split_loss(model.loss(x_val[start : start + batch_size], yb))
-                    b = min(batch_size, len(x_val) - start)
-                    total, count = total + float(loss) * b, count + b
-            model.train(was_training)
+            for start, loss in zip(range(0, len(x_val), batch_size), losses.tolist()):  # weighted by batch size
+                b = min(batch_size, len(x_val) - start)
+                total, count = total + loss * b, count + b
             val_losses.append(total / count)
             means = {**means, "val_loss": val_losses[-1]}
         if on_epoch_end is not None:
@@ -236,20 +234,12 @@ def embed_clips(
         n_pieces = 1
     clips_per_batch = max(1, batch_size // n_pieces)
     model.to(dev)
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        with torch.no_grad(), autocast(dev, enabled=amp):
-            for start in range(0, len(x), clips_per_batch):
-                xb = x[start : start + clips_per_batch].to(dev, torch.float32, non_blocking=True)
-                if n_frames is None:
-                    out.append(model(xb).float())
-                    continue
-                pieces = frames_from_clips(xb, n_frames, hop)  # (b, W, F, n_frames)
-                b, w = pieces.shape[:2]
-                emb = model(pieces.reshape(b * w, *pieces.shape[2:])).float()
-                out.append(emb.reshape(b, w, -1).mean(dim=1))
-    finally:
-        model.train(was_training)
-    return torch.cat(out).cpu()
+
+    def embed_batch(m: nn.Module, xb: Tensor) -> Tensor:
+        if n_frames is None:
+            return m(xb)
+        pieces = frames_from_clips(xb, n_frames, hop)  # (b, W, F, n_frames)
+        b, w = pieces.shape[:2]
+        return m(pieces.reshape(b * w, *pieces.shape[2:])).float().reshape(b, w, -1).mean(dim=1)
+
+    return predict(model, x, embed_batch, batch_size=clips_per_batch, device=dev, amp=amp)

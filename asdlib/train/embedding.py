@@ -1,6 +1,6 @@
 """Training an embedder with a classification head on waveforms, and embedding clips.
 
-The loop of Wilkinghoff's system (paper 003, Sec. 2.2; DESIGN.md section 9): Adam
+The loop of Wilkinghoff's system (paper 003, Sec. 2.2, and its code): Adam
 (lr 1e-3) over the network *and* the loss head, batch 64, 10 epochs, mixup on the
 waveform in every batch, a sub-cluster AdaCos head on the auxiliary classes.
 Built on :func:`asdlib.train.loop.train_epochs` (bf16 autocast on CUDA, NaN/inf
@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asdlib.models.inference import predict
 from asdlib.utils import as_tensor as _as_tensor
-from asdlib.train.amp import autocast
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -168,19 +168,9 @@ def embed(
     if x.ndim != 2:
         raise ValueError(f"waves must be (N, n_samples); got shape {tuple(x.shape)}")
     model.to(dev)
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        with torch.no_grad(), autocast(dev, enabled=amp):
-            for start in range(0, len(x), batch_size):
-                xb = x[start : start + batch_size].to(dev, torch.float32, non_blocking=True)
-                out.append(model(xb).float())
-    finally:
-        model.train(was_training)
-    if not out:
+    if len(x) == 0:
         raise ValueError("waves holds no clips")
-    return torch.cat(out).cpu()  # one transfer at the end
+    return predict(model, x, batch_size=batch_size, device=dev, amp=amp)  # one transfer to the CPU at the end
 
 
 __all__ = ["embed", "train_embedder"]

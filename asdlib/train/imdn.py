@@ -12,10 +12,10 @@ import torch
 from torch import Tensor
 
 from asdlib.models.imdn import IMDNNetwork, _as_log_mels, gather_windows, imdn_windows
+from asdlib.models.inference import module_device, predict
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
-from asdlib.train.progress import progress_bar
 from asdlib.train.seeding import make_generator
 
 
@@ -82,7 +82,6 @@ def train_imdn(
     )
 
 
-@torch.no_grad()
 def score_imdn(
     model: IMDNNetwork,
     log_mels: Tensor | np.ndarray,
@@ -112,24 +111,22 @@ def score_imdn(
         ``w * stride + n_frames // 2`` (for plotting along the clip).
     """
     n_frames = _check_frames(model, n_frames)
-    dev = next(model.parameters()).device if device is None else resolve_device(device)
+    dev = module_device(model) if device is None else resolve_device(device)
     model.to(dev)
     x = _as_log_mels(log_mels)
     n_win = (x.shape[-1] - n_frames) // stride + 1
     if n_win < 1:
         raise ValueError(f"clips have T={x.shape[-1]} frames, fewer than n_frames={n_frames}")
     clips_per_pass = max(1, batch_size // n_win)
-    was_training = model.training
-    model.eval()
-    try:
-        parts = []
-        for start in progress_bar(range(0, x.shape[0], clips_per_pass), desc="imdn score", enabled=progress):
-            context, centre = imdn_windows(x[start : start + clips_per_pass].to(dev), n_frames, stride)
-            nll = model.nll(context.flatten(0, 1), centre.flatten(0, 1))
-            parts.append(nll.view(centre.shape[:2]).float().cpu())
-    finally:
-        model.train(was_training)
-    frame_nll = torch.cat(parts)
+
+    def window_nll(m: IMDNNetwork, clips: Tensor) -> Tensor:
+        context, centre = imdn_windows(clips, n_frames, stride)
+        return m.nll(context.flatten(0, 1), centre.flatten(0, 1)).view(centre.shape[:2])
+
+    frame_nll = predict(
+        model, x, window_nll, batch_size=clips_per_pass, device=dev, dtype=None, to_cpu="batch",
+        progress=progress, desc="imdn score",
+    )
     scores = frame_nll.mean(dim=1)
     return (scores, frame_nll) if per_frame else scores
 

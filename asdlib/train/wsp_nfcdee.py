@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from asdlib.models.dcase_ae import eval_no_grad, module_device
+from asdlib.models.inference import map_batches, module_device, predict
 from asdlib.models.wsp_nfcdee import WSPNFCDEE, _check_log_mels, time_stats
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
@@ -24,7 +24,7 @@ def _clip_stats(log_mels: Tensor | np.ndarray, n_mels: int, batch_size: int, dev
     _check_log_mels(x, n_mels)
     if len(x) == 0:
         raise ValueError("log_mels holds no clips")
-    return torch.cat([time_stats(x[i : i + batch_size].to(dev, torch.float32)) for i in range(0, len(x), batch_size)])
+    return map_batches(time_stats, x, batch_size=batch_size, device=dev, out_dtype=None, to_cpu=None)
 
 
 def train_wsp_nfcdee(
@@ -84,9 +84,11 @@ def score_wsp_nfcdee(
     if device is not None:
         model.to(resolve_device(device))
     dev = module_device(model)
-    with eval_no_grad(model):
-        stats = _clip_stats(log_mels, model.n_mels, batch_size, dev)
-        scores = torch.cat([model.nll_stats(stats[i : i + batch_size]) for i in range(0, len(stats), batch_size)])
+    stats = _clip_stats(log_mels, model.n_mels, batch_size, dev)
+    scores = predict(
+        model, stats, lambda m, s: m.nll_stats(s), batch_size=batch_size, device=dev, dtype=None, out_dtype=None,
+        to_cpu=None,
+    )
     return scores.double().cpu().numpy()
 
 
