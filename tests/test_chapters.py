@@ -82,3 +82,34 @@ def test_notebooks_read_settings_as_attributes(source):
     text = source.read_text()
     assert not re.search(r"\bS\[[\"']", text) and not re.search(r"settings\[[\"'][a-z_]+[\"']\]", text)
     assert "asdlib.profiles import" not in text
+
+
+def _definitions(source: Path):
+    import ast
+
+    import jupytext
+
+    functions, modules = [], []
+    for cell in jupytext.read(source).cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.FunctionDef):
+                functions.append(node.name)
+            elif isinstance(node, ast.ClassDef) and any("Module" in ast.unparse(b) for b in node.bases):
+                modules.append(node.name)
+    return functions, modules
+
+
+def test_no_helper_is_defined_in_two_notebooks_and_no_network_in_any():
+    """Notebooks import asdlib: a helper that two chapters need lives in asdlib.book, a network
+    in asdlib.models."""
+    where: dict[str, list[str]] = {}
+    for source in SOURCES:
+        functions, modules = _definitions(source)
+        assert not modules, f"{source.name} defines nn.Module subclasses {modules}: move them to asdlib.models"
+        for name in set(functions):
+            where.setdefault(name, []).append(source.stem)
+    repeated = {name: stems for name, stems in where.items() if len(stems) > 1}
+    assert not repeated, f"helpers defined in more than one notebook (move them to asdlib.book): {repeated}"

@@ -5,7 +5,7 @@ Entry point: :func:`index_dataset` (a data root -> one row per clip), then
 layers (features, models, backends, metrics).
 """
 
-from asdlib.data.audio import SAMPLE_RATE, clip_seconds, load_clips, read_wav
+from asdlib.data.audio import SAMPLE_RATE, clip_seconds, load_central_crops, load_clips, read_wav
 from asdlib.data.errors import DataError
 from asdlib.data.layout import attribute_table, index_dataset, parse_attributes, parse_clip_name, summarize
 
@@ -15,6 +15,7 @@ __all__ = [
     "attribute_table",
     "clip_seconds",
     "index_dataset",
+    "load_central_crops",
     "load_clips",
     "parse_attributes",
     "parse_clip_name",

@@ -205,3 +205,21 @@ def load_clips(
     for i, path in enumerate(iterator):  # one clip in memory at a time: its buffer is reused
         out[i] = fit_length(read_wav(path, sr), n)
     return out
+
+
+def load_central_crops(paths: Sequence[str | Path], seconds: float | None, sr: int = SAMPLE_RATE,
+                       chunk: int = 512) -> np.ndarray:
+    """Clips as one float32 array (n_clips, n_samples), each cut to its central ``seconds``
+    (None: the whole clip), after the set's length rule (:func:`clip_seconds`); at most
+    ``chunk`` whole clips are held at a time."""
+    paths = list(paths)
+    full = clip_seconds(paths, sr)
+    n = int(round((seconds or full) * sr))
+    offset = (int(round(full * sr)) - n) // 2
+    if n > int(round(full * sr)):
+        raise ValueError(f"load_central_crops: a {seconds} s crop is longer than the clips ({full:g} s)")
+    out = np.empty((len(paths), n), dtype=np.float32)
+    for start in range(0, len(paths), chunk):
+        block = load_clips(paths[start:start + chunk], sr=sr, duration=full)
+        out[start:start + len(block)] = block[:, offset:offset + n]
+    return out
