@@ -14,11 +14,12 @@ Waveform -> feature functions (``(B, n_samples)`` in, any device):
 - :func:`clip_spectrum` / :class:`SpectrumConfig` -- |FFT| of the whole clip, first half.
 
 Spectrogram reshaping (``(B, F, T)`` in): :func:`stack_frames`, :func:`patches`,
-:func:`temporal_mean_norm`.
+:func:`temporal_mean_norm`; :func:`patch_clips` / :class:`ClipPatches` (the patches of
+:func:`patches`, cut batch by batch when taken).
 """
 
 from asdlib.features.extraction import extract
-from asdlib.features.frames import patches, stack_frames, temporal_mean_norm
+from asdlib.features.frames import ClipPatches, patch_clips, patches, stack_frames, temporal_mean_norm
 from asdlib.features.spectral import (
     LogMelConfig,
     SpectrumConfig,
@@ -31,6 +32,7 @@ from asdlib.features.spectral import (
 )
 
 __all__ = [
+    "ClipPatches",
     "LogMelConfig",
     "SpectrumConfig",
     "StftConfig",
@@ -39,6 +41,7 @@ __all__ = [
     "log_mel",
     "magnitude_stft",
     "mel_power",
+    "patch_clips",
     "patches",
     "slaney_mel_filterbank",
     "stack_frames",

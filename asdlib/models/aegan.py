@@ -1,4 +1,4 @@
-"""AEGAN-AD, AITHU's sixth subsystem (paper 000, Sec. 3.3; DESIGN.md section 9).
+"""AEGAN-AD, AITHU's sixth subsystem (paper 000, Sec. 3.3).
 
 A DCGAN-like convolutional autoencoder reconstructs ``size x size`` patches of a
 log-mel spectrogram scaled to ``[-1, 1]`` (:func:`scale_to_unit` with the training
@@ -52,10 +52,11 @@ Critic-embedding scores: :func:`discriminator_embeddings` gives each clip's mean
 512-d feature over its patches; compare them with the training clips' using
 :mod:`asdlib.backends` (the paper: k-NN, LOF, cosine and Mahalanobis distances).
 
-Patches: :func:`patch_clips` cuts clip spectrograms lazily (:class:`ClipPatches`,
-the same patches as :func:`asdlib.features.patches`: patch ``i`` is frames
-``[i * hop, i * hop + size)``); the code uses every window (``hop=1``, 186 patches
-for a 313-frame clip), which copied out would be 186 x the spectrograms.
+Patches: :func:`~asdlib.features.frames.patch_clips` cuts clip spectrograms lazily
+(:class:`~asdlib.features.frames.ClipPatches`, the same patches as
+:func:`asdlib.features.patches`: patch ``i`` is frames ``[i * hop, i * hop + size)``);
+the code uses every window (``hop=1``, 186 patches for a 313-frame clip), which copied
+out would be 186 x the spectrograms.
 """
 
 from __future__ import annotations
@@ -67,8 +68,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asdlib.features import patches as cut_patches
-from asdlib.models.dcase_ae import eval_no_grad, module_device
+# ClipPatches, patch_clips and as_clip_patches live in asdlib.features.frames; they are
+# re-exported here (__all__) for the notebooks, tests and trainers that import them from here
+from asdlib.features.frames import ClipPatches, as_clip_patches, patch_clips
+from asdlib.models.inference import eval_no_grad, inference_device, module_device
+from asdlib.models.layers import Float32ConvTranspose2d
 
 SCORE_SPACES: tuple[str, ...] = ("input", "latent")
 SCORE_DISTANCES: tuple[str, ...] = ("l1", "l2", "cos")
@@ -108,141 +112,8 @@ def scale_to_unit(x: Tensor | np.ndarray, lo: float, hi: float) -> Tensor | np.n
     return (x - mid) / half
 
 
-class ClipPatches:
-    """The ``size``-frame patches of each clip, cut on demand (no copy of the overlaps).
-
-    Two ways to make one:
-
-    - ``ClipPatches(spectrograms, size, hop)`` (or :func:`patch_clips`): from clip
-      spectrograms ``(N, F, T)``; :meth:`view` is an ``unfold`` view ``(N, P, F, size)``
-      with ``P = 1 + (T - size) // hop`` (the patches of
-      :func:`asdlib.features.patches`), nothing is copied until a batch is taken;
-    - ``ClipPatches.from_patches(p)``: already cut patches ``(N, P, H, W)``.
-
-    :meth:`to` moves the underlying spectrograms (or patches); :meth:`take` gathers a
-    batch ``(B, 1, H, W)`` of (clip, patch) pairs. ``len()`` is ``N * P``.
-    """
-
-    def __init__(self, spectrograms: Tensor | np.ndarray, size: int = 128, hop: int = 1) -> None:
-        x = _as_tensor(spectrograms)
-        if x.ndim != 3:
-            raise ValueError(f"ClipPatches: spectrograms must be (N, F, T), got shape {tuple(x.shape)}")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"ClipPatches: size={size!r} must be a positive integer")
-        if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
-            raise ValueError(f"ClipPatches: hop={hop!r} must be a positive integer")
-        if x.shape[0] == 0:
-            raise ValueError("ClipPatches: no clips")
-        if x.shape[-1] < size:
-            raise ValueError(f"ClipPatches: clips of {x.shape[-1]} frames are shorter than one patch of {size}")
-        self._source = x
-        self.size: int | None = size
-        self.hop: int | None = hop
-
-    @classmethod
-    def from_patches(cls, patches: Tensor | np.ndarray) -> ClipPatches:
-        """Wrap already cut patches ``(N, P, H, W)`` (``(N, P, 1, H, W)`` is squeezed)."""
-        p = _as_tensor(patches)
-        if p.ndim == 5 and p.shape[2] == 1:
-            p = p.squeeze(2)
-        if p.ndim != 4:
-            raise ValueError(f"ClipPatches.from_patches: patches must be (N, P, H, W), got shape {tuple(p.shape)}")
-        if p.shape[0] == 0 or p.shape[1] == 0:
-            raise ValueError(f"ClipPatches.from_patches: no patches (shape {tuple(p.shape)})")
-        obj = cls.__new__(cls)
-        obj._source = p
-        obj.size = None
-        obj.hop = None
-        return obj
-
-    @property
-    def lazy(self) -> bool:
-        """Whether the patches are cut from spectrograms on demand."""
-        return self.size is not None
-
-    def view(self) -> Tensor:
-        """``(N, P, H, W)``: an ``unfold`` view of the spectrograms (lazy) or the patches."""
-        if self.lazy:
-            return self._source.unfold(-1, self.size, self.hop).permute(0, 2, 1, 3)
-        return self._source
-
-    @property
-    def n_clips(self) -> int:
-        return int(self._source.shape[0])
-
-    @property
-    def per_clip(self) -> int:
-        """Patches per clip ``P``."""
-        if self.lazy:
-            return 1 + (int(self._source.shape[-1]) - self.size) // self.hop
-        return int(self._source.shape[1])
-
-    @property
-    def patch_shape(self) -> tuple[int, int]:
-        """``(H, W)`` of one patch."""
-        if self.lazy:
-            return int(self._source.shape[1]), int(self.size)
-        return int(self._source.shape[2]), int(self._source.shape[3])
-
-    @property
-    def device(self) -> torch.device:
-        return self._source.device
-
-    def __len__(self) -> int:
-        return self.n_clips * self.per_clip
-
-    def to(self, device: torch.device | str) -> ClipPatches:
-        """A copy on ``device`` (moves the spectrograms or patches, nothing else)."""
-        obj = ClipPatches.__new__(ClipPatches)
-        obj._source = self._source.to(device)
-        obj.size, obj.hop = self.size, self.hop
-        return obj
-
-    def take(self, clips: Tensor, index: Tensor) -> Tensor:
-        """Patches ``index[b]`` of clips ``clips[b]``: ``(B, 1, H, W)`` float32 (a copy)."""
-        clips = clips.to(self._source.device)
-        index = index.to(self._source.device)
-        return self.view()[clips, index].unsqueeze(1).float()
-
-    def clip(self, i: int) -> Tensor:
-        """All patches of clip ``i``: ``(P, 1, H, W)`` float32."""
-        return self.view()[i].unsqueeze(1).float()
-
-    def materialize(self) -> Tensor:
-        """All patches as one contiguous ``(N, P, H, W)`` tensor (:func:`asdlib.features.patches`)."""
-        if self.lazy:
-            return cut_patches(self._source, hop=self.hop, size=self.size)
-        return self._source.contiguous()
-
-    def __repr__(self) -> str:
-        how = f"size={self.size}, hop={self.hop}" if self.lazy else "pre-cut"
-        return (
-            f"ClipPatches(n_clips={self.n_clips}, per_clip={self.per_clip}, patch={self.patch_shape}, "
-            f"{how}, device={self.device})"
-        )
-
-
 def _as_tensor(x: Tensor | np.ndarray) -> Tensor:
     return x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
-
-
-def patch_clips(log_mels: Tensor | np.ndarray, size: int = 128, hop: int = 1) -> ClipPatches:
-    """Clip spectrograms ``(N, F, T)`` -> their ``size``-frame patches every ``hop`` frames, lazily.
-
-    AEGAN-AD: 128 x 128 patches of the scaled 128-mel spectrograms, every frame
-    (``hop=1``: 186 patches per 313-frame clip) for training and testing.
-    """
-    return ClipPatches(log_mels, size=size, hop=hop)
-
-
-def as_clip_patches(patches: ClipPatches | Tensor | np.ndarray) -> ClipPatches:
-    """A :class:`ClipPatches` from one, or from patches ``(N, P, H, W)`` (or ``(N, H, W)``: one per clip)."""
-    if isinstance(patches, ClipPatches):
-        return patches
-    p = _as_tensor(patches)
-    if p.ndim == 3:
-        p = p.unsqueeze(1)
-    return ClipPatches.from_patches(p)
 
 
 # ----------------------------------------------------------------------------- networks
@@ -320,14 +191,6 @@ class AEGANEncoder(nn.Module):
         return self.to_latent(self.body(x)).flatten(1)
 
 
-class _Float32ConvTranspose2d(nn.ConvTranspose2d):
-    """A transposed convolution that always runs in float32 (autocast off inside): the output layer."""
-
-    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return super().forward(x.float(), output_size)
-
-
 class AEGANDecoder(nn.Module):
     """DCGAN decoder: latent ``(B, latent)`` -> patches ``(B, 1, size, size)`` in ``(-1, 1)``.
 
@@ -357,7 +220,7 @@ class AEGANDecoder(nn.Module):
             ]
             ch = next_ch
         self.body = nn.Sequential(*layers)
-        self.out = _Float32ConvTranspose2d(ch, 1, 4, 2, 1, bias=False)
+        self.out = Float32ConvTranspose2d(ch, 1, 4, 2, 1, bias=False)
         self.apply(dcgan_init)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -558,14 +421,7 @@ def _scoring_setup(model: nn.Module, patches, batch_size: int, device) -> tuple[
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
     cp = as_clip_patches(patches)
-    if device is None:
-        dev = module_device(model)
-    elif isinstance(device, str) and device.strip().lower() == "auto":
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
+    dev = inference_device(device, module_device(model))
     model.to(dev)
     if cp.lazy:  # the spectrograms are small: put them where the model is
         cp = cp.to(dev)
