@@ -1,7 +1,7 @@
 """Training AEGAN-AD (paper 000, Sec. 3.3): the autoencoder alone (MSE) or against a WGAN-GP critic.
 
 :func:`train_aegan` takes an :class:`~asdlib.models.AEGANAutoencoder` and the
-training clips' patches (:func:`~asdlib.models.aegan.patch_clips`: cut lazily from
+training clips' patches (:func:`~asdlib.features.frames.patch_clips`: cut lazily from
 the scaled spectrograms, so every-frame patches need no copy), and:
 
 - without a discriminator (bearing, fan, ToyCar, ToyTrain, valve): minimises
@@ -31,26 +31,19 @@ Adam (lr 2e-4, betas (0.5, 0.999)) for both networks, batch 512, as the code.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from asdlib.features.frames import ClipPatches, as_clip_patches, patch_clips  # patch_clips: re-exported (__all__)
 from asdlib.losses.wgan import aegan_generator_loss, gradient_penalty, wgan_critic_loss
-from asdlib.models.aegan import ClipPatches, as_clip_patches, patch_clips
 from asdlib.train.amp import autocast
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
-from asdlib.train.loop import EpochMeter, History
-from asdlib.train.progress import progress_bar
+from asdlib.train.loop import History, format_means, frozen, run_epochs
 from asdlib.train.seeding import make_generator
-
-
-def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
-    for p in params:
-        p.requires_grad_(flag)
 
 
 def _check_int(name: str, value, minimum: int) -> None:
@@ -87,8 +80,8 @@ def train_aegan(
         model: an :class:`~asdlib.models.AEGANAutoencoder` (anything with
             ``forward(x, sections)``); moved to ``device``, train mode during the loop,
             its previous mode restored.
-        patches: the training clips' patches: a :class:`~asdlib.models.aegan.ClipPatches`
-            (:func:`~asdlib.models.aegan.patch_clips` of the spectrograms scaled with
+        patches: the training clips' patches: a :class:`~asdlib.features.frames.ClipPatches`
+            (:func:`~asdlib.features.frames.patch_clips` of the spectrograms scaled with
             :func:`~asdlib.models.aegan.scale_to_unit`) or a tensor ``(n_clips, P, H, W)``.
             Lazy patches are cut on the device from the spectrograms moved there once;
             pre-cut patches stay where they are and each batch is copied over.
@@ -166,83 +159,56 @@ def train_aegan(
         raise ValueError(f"drop_last=True with batch_size={batch_size} > {len(index)} patches leaves no batch")
     batches = TensorBatches(index, batch_size=batch_size, generator=make_generator(seed, dev), drop_last=drop_last)
     noise = make_generator((seed + 1) % 2**32, dev)
-    steps = len(batches)
 
-    history: History = {}
-    modules = [m for m in (model, discriminator) if m is not None]
-    was_training = [m.training for m in modules]
-    for m in modules:
-        m.train()
-    g_step = 0  # batches seen over the whole run, for n_critic
-    try:
-        for epoch in range(1, epochs + 1):
-            meter = EpochMeter(epoch, epochs, steps)
-            bar = progress_bar(desc=f"{desc} {epoch}/{epochs}", total=steps, enabled=progress, leave=epoch == epochs)
-            with bar:
-                for step, (idx,) in enumerate(batches, start=1):
-                    clips = torch.div(idx, per_clip, rounding_mode="floor")
-                    x = cp.take(clips, idx % per_clip).to(dev, torch.float32, non_blocking=True)
-                    sb = None if sec is None else sec[clips]
+    g_step = [0]  # batches seen over the whole run, for n_critic
+
+    def step(epoch: int, i: int, batch: tuple[Tensor]) -> dict[str, Tensor]:
+        (idx,) = batch
+        clips = torch.div(idx, per_clip, rounding_mode="floor")
+        x = cp.take(clips, idx % per_clip).to(dev, torch.float32, non_blocking=True)
+        sb = None if sec is None else sec[clips]
+        with autocast(dev, enabled=amp):
+            x_hat = model(x, sb) if needs_sections else model(x)
+        values: dict[str, Tensor] = {}
+        if discriminator is None:
+            losses = aegan_generator_loss(x, x_hat)
+            opt_g.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            opt_g.step()
+            values = {"g_loss": losses["total"], "mse": losses["mse"]}
+        else:
+            # critic, eq. (5)
+            fake = x_hat.detach()
+            opt_d.zero_grad(set_to_none=True)
+            with autocast(dev, enabled=amp):
+                real_v, _ = discriminator(x)
+                fake_v, _ = discriminator(fake)
+            w = wgan_critic_loss(real_v, fake_v)
+            with torch.autocast(device_type=dev.type, enabled=False):
+                gp = gradient_penalty(discriminator, x, fake, gp_lambda, generator=noise)
+            d_loss = w + gp
+            d_loss.backward()
+            opt_d.step()
+            values.update(d_loss=d_loss.detach(), gp=gp.detach(), wasserstein=-w.detach())
+            # generator, eq. (6), every n_critic-th batch
+            if g_step[0] % n_critic == 0:
+                with frozen(d_params):
                     with autocast(dev, enabled=amp):
-                        x_hat = model(x, sb) if needs_sections else model(x)
-                    values: dict[str, Tensor] = {}
-                    if discriminator is None:
-                        losses = aegan_generator_loss(x, x_hat)
-                        opt_g.zero_grad(set_to_none=True)
-                        losses["total"].backward()
-                        opt_g.step()
-                        values = {"g_loss": losses["total"], "mse": losses["mse"]}
-                    else:
-                        # critic, eq. (5)
-                        fake = x_hat.detach()
-                        opt_d.zero_grad(set_to_none=True)
-                        with autocast(dev, enabled=amp):
-                            real_v, _ = discriminator(x)
-                            fake_v, _ = discriminator(fake)
-                        w = wgan_critic_loss(real_v, fake_v)
-                        with torch.autocast(device_type=dev.type, enabled=False):
-                            gp = gradient_penalty(discriminator, x, fake, gp_lambda, generator=noise)
-                        d_loss = w + gp
-                        d_loss.backward()
-                        opt_d.step()
-                        values.update(d_loss=d_loss.detach(), gp=gp.detach(), wasserstein=-w.detach())
-                        # generator, eq. (6), every n_critic-th batch
-                        if g_step % n_critic == 0:
-                            _set_requires_grad(d_params, False)
-                            try:
-                                with autocast(dev, enabled=amp):
-                                    f_fake = discriminator.features(x_hat)
-                                    with torch.no_grad():
-                                        f_real = discriminator.features(x)
-                                losses = aegan_generator_loss(x, x_hat, f_real, f_fake, mu, fm_reduction)
-                                opt_g.zero_grad(set_to_none=True)
-                                losses["total"].backward()
-                                opt_g.step()
-                            finally:
-                                _set_requires_grad(d_params, True)
-                            values.update(g_loss=losses["total"], mse=losses["mse"], fm=losses["fm"])
-                        del x_hat
-                    g_step += 1
-                    meter.add(step, values)
-                    bar.update(1)
-                    if step % sync_every == 0:
-                        bar.set_postfix(_short(meter.sync()), refresh=False)
-                means = meter.means()
-                bar.set_postfix(_short(means), refresh=False)
-            for k in [k for k in means if k not in history]:
-                history[k] = [math.nan] * (epoch - 1)
-            for k, series in history.items():
-                series.append(means.get(k, math.nan))
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, means)
-    finally:
-        for m, flag in zip(modules, was_training):
-            m.train(flag)
-    return history
+                        f_fake = discriminator.features(x_hat)
+                        with torch.no_grad():
+                            f_real = discriminator.features(x)
+                    losses = aegan_generator_loss(x, x_hat, f_real, f_fake, mu, fm_reduction)
+                    opt_g.zero_grad(set_to_none=True)
+                    losses["total"].backward()
+                    opt_g.step()
+                values.update(g_loss=losses["total"], mse=losses["mse"], fm=losses["fm"])
+        g_step[0] += 1
+        return values
 
-
-def _short(means: dict[str, float]) -> dict[str, str]:
-    return {k: f"{v:.4g}" for k, v in means.items()}
+    return run_epochs(
+        step, batches, epochs, modules=[m for m in (model, discriminator) if m is not None], progress=progress,
+        desc=desc, sync_every=sync_every, postfix=format_means, on_epoch_end=on_epoch_end,
+    )
 
 
 __all__ = ["patch_clips", "train_aegan"]

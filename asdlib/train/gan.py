@@ -22,7 +22,6 @@ the GPU does not wait on the host each step; a NaN/inf raises
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
@@ -33,14 +32,8 @@ from asdlib.train.amp import autocast
 from asdlib.train.autoencoder import as_vectors
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
-from asdlib.train.loop import EpochMeter, History
-from asdlib.train.progress import progress_bar
+from asdlib.train.loop import History, format_means, frozen, run_epochs
 from asdlib.train.seeding import make_generator
-
-
-def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
-    for p in params:
-        p.requires_grad_(flag)
 
 
 def train_adversarial(
@@ -123,63 +116,50 @@ def train_adversarial(
         x, batch_size=batch_size, generator=make_generator(seed, dev), drop_last=len(x) % batch_size == 1
     )
     noise = make_generator((seed + 1) % 2**32, dev)
-    steps = len(batches)
 
-    history: History = {}
-    was_training = system.training
-    system.train()
-    try:
-        for epoch in range(1, epochs + 1):
-            meter = EpochMeter(epoch, epochs, steps)
-            resets = 0
-            bar = progress_bar(desc=f"{desc} {epoch}/{epochs}", total=steps, enabled=progress, leave=epoch == epochs)
-            with bar:
-                for step, (xb,) in enumerate(batches, start=1):
-                    cache: dict[str, Any] = {}
-                    # 1. generator side, D frozen
-                    _set_requires_grad(d_params, False)
-                    try:
-                        opt_g.zero_grad(set_to_none=True)
-                        with autocast(dev, enabled=amp):
-                            losses = system.generator_losses(xb, rng=noise, cache=cache)
-                        if "total" not in losses:
-                            raise ValueError(f"generator_losses must return a 'total' entry; got {list(losses)}")
-                        losses["total"].backward()
-                        opt_g.step()
-                    finally:
-                        _set_requires_grad(d_params, True)
-                    # 2. discriminator
-                    for _ in range(d_steps):
-                        opt_d.zero_grad(set_to_none=True)
-                        with autocast(dev, enabled=amp):
-                            d_loss = system.discriminator_loss(xb, rng=noise, cache=cache)
-                        d_loss.backward()
-                        opt_d.step()
-                    values = {f"g_{k}": v for k, v in losses.items() if k != "total"}
-                    values["g_total"] = losses["total"]
-                    values["d_loss"] = d_loss
-                    meter.add(step, values)
-                    bar.update(1)
-                    if step % sync_every == 0:
-                        bar.set_postfix(_short(meter.sync()), refresh=False)
-                        if d_reset_below is not None and d_loss.item() < d_reset_below:
-                            system.reset_discriminator()
-                            resets += 1
-                means = meter.means()
-                if d_reset_below is not None:
-                    means["d_resets"] = float(resets)
-                bar.set_postfix(_short(means), refresh=False)
-            for k, v in means.items():
-                history.setdefault(k, [math.nan] * (epoch - 1)).append(v)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, means)
-    finally:
-        system.train(was_training)
-    return history
+    last: dict[str, Tensor] = {}  # the latest step's discriminator loss, for d_reset_below
+    resets = [0]  # re-initialisations of D in the current epoch
 
+    def step(epoch: int, i: int, batch: tuple[Tensor]) -> dict[str, Tensor]:
+        (xb,) = batch
+        cache: dict[str, Any] = {}
+        # 1. generator side, D frozen
+        with frozen(d_params):
+            opt_g.zero_grad(set_to_none=True)
+            with autocast(dev, enabled=amp):
+                losses = system.generator_losses(xb, rng=noise, cache=cache)
+            if "total" not in losses:
+                raise ValueError(f"generator_losses must return a 'total' entry; got {list(losses)}")
+            losses["total"].backward()
+            opt_g.step()
+        # 2. discriminator
+        for _ in range(d_steps):
+            opt_d.zero_grad(set_to_none=True)
+            with autocast(dev, enabled=amp):
+                d_loss = system.discriminator_loss(xb, rng=noise, cache=cache)
+            d_loss.backward()
+            opt_d.step()
+        last["d_loss"] = d_loss
+        values = {f"g_{k}": v for k, v in losses.items() if k != "total"}
+        values["g_total"] = losses["total"]
+        values["d_loss"] = d_loss
+        return values
 
-def _short(means: dict[str, float]) -> dict[str, str]:
-    return {k: f"{v:.4g}" for k, v in means.items()}
+    def reset_weak_discriminator(i: int) -> None:
+        if d_reset_below is not None and last["d_loss"].item() < d_reset_below:
+            system.reset_discriminator()
+            resets[0] += 1
+
+    def count_resets(epoch: int, means: dict[str, float]) -> dict[str, float]:
+        if d_reset_below is not None:
+            means["d_resets"] = float(resets[0])
+        resets[0] = 0
+        return means
+
+    return run_epochs(
+        step, batches, epochs, modules=[system], progress=progress, desc=desc, sync_every=sync_every,
+        postfix=format_means, after_sync=reset_weak_discriminator, epoch_means=count_resets, on_epoch_end=on_epoch_end,
+    )
 
 
 __all__ = ["train_adversarial"]

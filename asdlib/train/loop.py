@@ -2,20 +2,26 @@
 
 :func:`train_epochs` covers the common case: one model, one optimizer, a function
 that computes the loss of a batch (classifiers with an ArcFace head,
-autoencoders, flows). Loops that do not fit (a GAN with two optimizers) are
-written with the same pieces: :func:`~asdlib.train.amp.autocast`,
-:func:`~asdlib.train.progress.progress_bar`, :class:`EpochMeter` (running means
-and the NaN/inf check without a GPU sync per step) and :func:`check_finite`.
+autoencoders, flows). Loops that do not fit (a GAN with two optimizers:
+:func:`asdlib.train.gan.train_adversarial`, :func:`asdlib.train.aegan.train_aegan`)
+write only their step and hand it to :func:`run_epochs`, the epoch skeleton
+:func:`train_epochs` is built on too (train mode and its restoration, one progress
+bar per epoch, :class:`EpochMeter`'s running means and NaN/inf checks without a GPU
+sync per step, the per-epoch history). Other pieces: :func:`frozen` (a network's
+parameters without gradients for the other network's step), :func:`format_means`,
+:func:`check_finite`, :func:`~asdlib.train.amp.autocast`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from asdlib.models.inference import module_device
 from asdlib.train.amp import autocast
 from asdlib.train.batches import move_to
 from asdlib.train.device import DeviceLike, resolve_device, same_device
@@ -133,6 +139,122 @@ class EpochMeter:
         return self.sync()
 
 
+def _n_batches(batches: Iterable) -> int | None:
+    try:
+        return len(batches)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+@contextlib.contextmanager
+def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
+    """Context: ``params`` do not require gradients inside (one network's step of a GAN); afterwards they do.
+
+    Pass trainable parameters (``requires_grad`` is set back to ``True``, also on an
+    error): the other network's backward then computes no gradients for them.
+    """
+    params = list(params)
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def format_means(means: Mapping[str, float]) -> dict[str, str]:
+    """Running means for a progress bar postfix, 4 significant digits."""
+    return {k: f"{v:.4g}" for k, v in means.items()}
+
+
+def run_epochs(
+    step_fn: Callable[[int, int, Any], Mapping[str, Scalar]],
+    batches: Iterable,
+    epochs: int,
+    *,
+    modules: Sequence[nn.Module] = (),
+    start_epoch: int = 0,
+    progress: bool = True,
+    desc: str = "train",
+    sync_every: int = 10,
+    postfix: Callable[[dict[str, float]], Mapping[str, Any]] | None = None,
+    after_sync: Callable[[int], None] | None = None,
+    epoch_means: Callable[[int, dict[str, float]], dict[str, float]] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    empty_epochs: bool = True,
+) -> History:
+    """The epoch skeleton of every training loop: ``step_fn(epoch, step, batch)`` on each batch, ``epochs`` times.
+
+    ``step_fn`` does a step's work (forward passes, backward, optimiser steps) and
+    returns the step's scalars ``{name: loss tensor or number}``; everything around it
+    is here: the ``modules`` in train mode (their previous modes restored, also on an
+    error), one progress bar per epoch labelled ``"{desc} {epoch}/{epochs}"`` (the last
+    one stays), an :class:`EpochMeter` read every ``sync_every`` steps (NaN/inf raise
+    :class:`NonFiniteLossError` naming the epoch and step), and the history.
+
+    Args:
+        step_fn: ``step_fn(epoch, step, batch)``, ``epoch`` 1-based and ``step`` 1-based
+            within the epoch.
+        batches: re-iterable batches (``len()`` is used for the bar when it has one).
+        epochs: total number of epochs (including ``start_epoch`` already done).
+        modules: put in train mode for the loop.
+        start_epoch: epochs already done (when resuming).
+        progress, desc: the bars.
+        sync_every: read the scalars from the device (check them, update the bar's
+            postfix) every this many steps and at the end of each epoch.
+        postfix: formats the running means for the bar (e.g. :func:`format_means`);
+            ``None`` passes them as they are.
+        after_sync: ``after_sync(step)`` right after each of those reads (e.g. a
+            check of the last loss).
+        epoch_means: ``epoch_means(epoch, means) -> means`` at the end of an epoch,
+            before the means are shown and recorded (to add epoch-level values).
+        on_epoch_end: ``on_epoch_end(epoch, means)`` after each epoch is recorded.
+        empty_epochs: ``False``: an epoch without a batch raises ``ValueError``.
+
+    Returns:
+        ``{name: [mean per epoch]}``, one float per epoch run (``nan`` for a name
+        missing in an epoch).
+    """
+    steps = _n_batches(batches)
+    show = postfix if postfix is not None else (lambda means: means)
+    history: History = {}
+    was_training = [m.training for m in modules]
+    for m in modules:
+        m.train()
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            meter = EpochMeter(epoch, epochs, steps)
+            step = 0
+            with progress_bar(
+                desc=f"{desc} {epoch}/{epochs}", total=steps, enabled=progress, leave=epoch == epochs
+            ) as bar:
+                for step, batch in enumerate(batches, start=1):
+                    meter.add(step, step_fn(epoch, step, batch))
+                    bar.update(1)
+                    if step % sync_every == 0:
+                        bar.set_postfix(show(meter.sync()), refresh=False)
+                        if after_sync is not None:
+                            after_sync(step)
+                if step == 0 and not empty_epochs:
+                    raise ValueError(f"batches yielded no batch in epoch {epoch}/{epochs}")
+                means = meter.means()
+                if epoch_means is not None:
+                    means = epoch_means(epoch, means)
+                bar.set_postfix(show(means), refresh=False)
+            done = epoch - start_epoch - 1  # epochs recorded before this one
+            for k in [k for k in means if k not in history]:
+                history[k] = [math.nan] * done
+            for k, series in history.items():
+                series.append(means.get(k, math.nan))
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, means)
+    finally:
+        for m, flag in zip(modules, was_training):
+            m.train(flag)
+    return history
+
+
 def _split_output(out: StepOutput, where: str) -> tuple[torch.Tensor, dict[str, Scalar]]:
     if isinstance(out, Mapping):
         if "loss" not in out:
@@ -156,9 +278,9 @@ def _split_output(out: StepOutput, where: str) -> tuple[torch.Tensor, dict[str, 
 
 
 def _model_device(model: nn.Module, device: DeviceLike | None) -> torch.device:
-    params = list(model.parameters()) + list(model.buffers())
     if device is None:
-        return params[0].device if params else torch.device("cpu")
+        return module_device(model)
+    params = list(model.parameters()) + list(model.buffers())
     dev = resolve_device(device)
     elsewhere = sorted({str(p.device) for p in params if not same_device(p.device, dev)})
     if elsewhere:
@@ -246,56 +368,35 @@ def train_epochs(
         raise ValueError(f"grad_clip={grad_clip!r} must be positive or None")
     dev = _model_device(model, device)
     params = [p for g in optimizer.param_groups for p in g["params"]]
-    try:
-        steps: int | None = len(batches)  # type: ignore[arg-type]
-    except TypeError:
-        steps = None
+    steps = _n_batches(batches)
 
-    history: History = {}
-    was_training = model.training
-    model.train()
-    try:
-        for epoch in range(start_epoch + 1, epochs + 1):
-            meter = EpochMeter(epoch, epochs, steps)
-            step = 0
-            with progress_bar(
-                desc=f"{desc} {epoch}/{epochs}", total=steps, enabled=progress, leave=epoch == epochs
-            ) as bar:
-                for batch in batches:
-                    step += 1
-                    batch = move_to(batch, dev)
-                    optimizer.zero_grad(set_to_none=True)
-                    with autocast(dev, enabled=amp):
-                        out = step_fn(model, batch)
-                    loss, extras = _split_output(out, _where(epoch, epochs, step, steps))
-                    loss.backward()
-                    if grad_clip is not None:
-                        nn.utils.clip_grad_norm_(params, grad_clip)
-                    optimizer.step()
-                    if scheduler is not None and scheduler_interval == "step":
-                        scheduler.step()
-                    meter.add(step, {"loss": loss, **extras})
-                    bar.update(1)
-                    if step % sync_every == 0:
-                        bar.set_postfix(meter.sync(), refresh=False)
-                if step == 0:
-                    raise ValueError(f"batches yielded no batch in epoch {epoch}/{epochs}")
-                means = meter.means()
-                bar.set_postfix(means, refresh=False)
-            done = epoch - start_epoch - 1  # epochs recorded before this one
-            for k in [k for k in means if k not in history]:
-                history[k] = [math.nan] * done
-            for k, series in history.items():
-                series.append(means.get(k, math.nan))
-            if scheduler is not None and scheduler_interval == "epoch":
-                if plateau:
-                    scheduler.step(means["loss"])
-                else:
-                    scheduler.step()
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, means)
-    finally:
-        model.train(was_training)
+    def step(epoch: int, i: int, batch: Any) -> dict[str, Scalar]:
+        batch = move_to(batch, dev)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(dev, enabled=amp):
+            out = step_fn(model, batch)
+        loss, extras = _split_output(out, _where(epoch, epochs, i, steps))
+        loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        if scheduler is not None and scheduler_interval == "step":
+            scheduler.step()
+        return {"loss": loss, **extras}
+
+    def epoch_end(epoch: int, means: dict[str, float]) -> None:
+        if scheduler is not None and scheduler_interval == "epoch":
+            if plateau:
+                scheduler.step(means["loss"])
+            else:
+                scheduler.step()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, means)
+
+    history = run_epochs(
+        step, batches, epochs, modules=[model], start_epoch=start_epoch, progress=progress, desc=desc,
+        sync_every=sync_every, on_epoch_end=epoch_end, empty_epochs=False,
+    )
     if "loss" not in history:
         history["loss"] = []
     return history
