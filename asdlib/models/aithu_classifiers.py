@@ -15,8 +15,11 @@ embeddings are" (Sec. 3; Figure 1). The pieces:
   an ArcFace head per categorical label (section, and attributes such as factory noise
   or microphone position) and a fully connected regression head per numeric attribute
   (speed, weight...), trained on ``L = sum_i lambda_i L_i`` with ``lambda_i > 0`` (Eq. 1);
-- :func:`attribute_tasks` builds MHCR's tasks and targets from a machine type's rows
-  of the clip index (:func:`asdlib.data.layout.index_dataset`).
+- :func:`~asdlib.data.classes.attribute_tasks` builds MHCR's tasks and targets from a
+  machine type's rows of the clip index (:func:`asdlib.data.layout.index_dataset`);
+  it lives, with every other coding of labels from the index, in
+  :mod:`asdlib.data.classes` (re-exported here with :class:`~asdlib.data.classes.AttributeTask`,
+  :func:`~asdlib.data.classes.section_task` and :func:`~asdlib.data.classes.encode_targets`).
 
 Training (AdamW, lr 1e-3, weight decay 1e-4, 25 epochs: Sec. 3.1.1) is
 :func:`asdlib.train.classifier.train_classifier`; the outlier detectors (k-NN, LOF,
@@ -34,19 +37,16 @@ their own attributes) is learnt from those sections only.
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asdlib.data.layout import parse_attributes
+# the tasks from the clip index live in asdlib.data.classes; AttributeTask, attribute_tasks,
+# encode_targets and section_task are re-exported here (__all__) for the notebooks and tests
+from asdlib.data.classes import AttributeTask, attribute_tasks, check_task_weight, encode_targets, section_task
 from asdlib.losses.arcface import ArcFace
 
 __all__ = [
@@ -148,17 +148,6 @@ class SectionClassifier(nn.Module):
         return self.head.loss(self.backbone(x), sections.to(x.device))
 
 
-def _check_weight(name: str, value: Any) -> float:
-    try:
-        w = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"MHCR: lambda for head {name!r} must be a number; got {value!r}") from None
-    if not (w > 0 and math.isfinite(w)):
-        raise ValueError(f"MHCR: lambda for head {name!r} must be positive and finite (Eq. (1): lambda_i > 0); "
-                         f"got {value!r}")
-    return w
-
-
 class MultiHeadClassifierRegressor(nn.Module):
     """MHCR (paper 000, Sec. 3.1.1, Eq. (1)): one backbone, parallel classification and regression heads.
 
@@ -230,7 +219,7 @@ class MultiHeadClassifierRegressor(nn.Module):
             else:
                 raise ValueError(f"MHCR: task {name!r} has kind {kind!r}; expected 'classification' or 'regression'")
             self.kinds[name] = kind
-            self.weights[name] = _check_weight(name, weights.get(name, getattr(t, "weight", 1.0)))
+            self.weights[name] = check_task_weight(name, weights.get(name, getattr(t, "weight", 1.0)))
         self.heads = nn.ModuleList(heads)
 
     def extra_repr(self) -> str:
@@ -285,227 +274,3 @@ class MultiHeadClassifierRegressor(nn.Module):
         for name, value in losses.items():
             total = total + self.weights[name] * value
         return total, losses
-
-
-# ----------------------------------------------------------------------------- tasks from the index
-
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_RE_NUMBER = re.compile(rf"^({_NUMBER})$")
-_RE_NUMBER_UNIT = re.compile(rf"^({_NUMBER})([A-Za-z%]+)$")
-_RE_CODE = re.compile(r"^0\d+$")  # zero-padded integers ("00", "01") are identifiers, not quantities
-
-
-def _parse_number(value: str) -> tuple[float, str] | None:
-    """``"28"`` -> (28.0, ""), ``"28V"`` -> (28.0, "V"), ``"A1"`` -> None."""
-    m = _RE_NUMBER.match(value)
-    if m:
-        return float(m[1]), ""
-    m = _RE_NUMBER_UNIT.match(value)
-    if m:
-        return float(m[1]), m[2]
-    return None
-
-
-@dataclass(eq=False)
-class AttributeTask:
-    """One MHCR task: a label of the clips and its coding (from :func:`attribute_tasks`).
-
-    Attributes:
-        name: the head's name (the attribute key, or ``"section"``).
-        kind: ``"classification"`` or ``"regression"``.
-        key: where the label comes from: ``"section"`` (the index column) or the
-            attribute key.
-        classes: classification: the label values in code order (code ``i`` is
-            ``classes[i]``); regression: empty.
-        mean, std: regression: the training values' mean and (population) standard
-            deviation, in ``unit``; targets are ``(value - mean) / std``.
-        unit: regression: the unit suffix stripped from the values (``"V"`` for
-            ``28V``), or ``""``.
-        weight: ``lambda`` of the task in Eq. (1).
-        targets: the training rows' targets ``(N,)``: int64 codes with ``-1`` for a
-            missing label, or float32 standardised values with NaN for a missing one.
-    """
-
-    name: str
-    kind: Literal["classification", "regression"]
-    key: str
-    classes: tuple = ()
-    mean: float = 0.0
-    std: float = 1.0
-    unit: str = ""
-    weight: float = 1.0
-    targets: Tensor | None = field(default=None, repr=False)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    def raw_values(self, index_rows: pd.DataFrame) -> list[Any]:
-        """The label of each row (``None`` where missing): sections, or attribute strings."""
-        if self.key == "section":
-            return [None if _is_missing(v) else int(v) for v in index_rows["section"]]
-        return [a.get(self.key) for a in _attribute_dicts(index_rows)]
-
-    def encode(self, index_rows: pd.DataFrame) -> Tensor:
-        """Targets of any rows (e.g. test clips) with this task's coding.
-
-        A missing value, a class not seen in training, or a value that does not
-        parse with the training unit is ``-1`` / NaN.
-        """
-        values = self.raw_values(index_rows)
-        if self.kind == "classification":
-            code = {c: i for i, c in enumerate(self.classes)}
-            keys = [None if v is None else (v if self.key == "section" else str(v)) for v in values]
-            return torch.tensor([code.get(k, -1) if k is not None else -1 for k in keys], dtype=torch.int64)
-        out = np.full(len(values), np.nan, dtype=np.float64)
-        for i, v in enumerate(values):
-            if v is None:
-                continue
-            parsed = _parse_number(str(v).strip())
-            if parsed is not None and parsed[1] == self.unit:
-                out[i] = (parsed[0] - self.mean) / self.std
-        return torch.from_numpy(out.astype(np.float32))
-
-
-def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
-
-
-def _attribute_dicts(index_rows: pd.DataFrame) -> list[dict[str, str]]:
-    """Each row's attributes as ``{key: value string}`` (missing/empty values dropped)."""
-    if "attributes" in index_rows.columns:
-        raw = list(index_rows["attributes"])
-    elif "attribute_string" in index_rows.columns:
-        raw = [parse_attributes(None if _is_missing(s) else str(s)) for s in index_rows["attribute_string"]]
-    else:
-        raise KeyError("attribute_tasks: the index has neither an 'attributes' nor an 'attribute_string' column")
-    out = []
-    for i, a in enumerate(raw):
-        if a is None or (isinstance(a, float) and math.isnan(a)):
-            a = {}
-        if not isinstance(a, Mapping):
-            raise TypeError(f"attribute_tasks: row {i} has attributes {a!r}; expected a dict of key -> value")
-        out.append({str(k): str(v).strip() for k, v in a.items() if not _is_missing(v)})
-    return out
-
-
-def section_task(index_rows: pd.DataFrame, weight: float = 1.0) -> AttributeTask:
-    """The section-ID task (SC's only label): codes number the sorted distinct sections."""
-    if "section" not in index_rows.columns:
-        raise KeyError(f"the index has no 'section' column; columns: {list(index_rows.columns)}")
-    if len(index_rows) == 0:
-        raise ValueError("section_task: no rows")
-    values = index_rows["section"]
-    if any(_is_missing(v) for v in values):
-        raise ValueError("section_task: some rows have no section")
-    sections = tuple(sorted({int(v) for v in values}))
-    task = AttributeTask("section", "classification", "section", classes=sections, weight=float(weight))
-    task.targets = task.encode(index_rows)
-    return task
-
-
-def attribute_tasks(
-    index_rows: pd.DataFrame,
-    *,
-    categorical: Iterable[str] = (),
-    numeric: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-    weights: Mapping[str, float] | None = None,
-) -> list[AttributeTask]:
-    """MHCR's tasks for one machine type's (training) clips: the section, then one per attribute.
-
-    The attributes are the ``attributes`` dicts of the clip index (one ``key -> value``
-    string per attribute, parsed from DCASE 2022 names such as
-    ``car_A1_spd_28V_mic_1_noise_1`` or from ``attributes_XX.csv``; a hand-made table
-    may give ``attribute_string`` instead). For each attribute key, over the rows that
-    have it:
-
-    - it is **numeric** (a regression task) if every value is a number, optionally with
-      one unit suffix shared by all values (``28V``, ``31V`` -> 28, 31 V), unless some
-      value is a zero-padded integer code (``00``, ``01``: pattern IDs, categorical);
-    - otherwise **categorical** (a classification task, classes in sorted order);
-    - a key with a single distinct value carries no information and is dropped
-      (``exclude`` drops others).
-
-    ``categorical`` / ``numeric`` force the kind of the named keys. The paper lists
-    factory noise and microphone position as classification tasks and speed and weight
-    as regression (Sec. 3.1.1): where noise or microphone are numbered in the names
-    (ToyCar's ``mic_1_noise_1``) pass ``categorical=("mic", "noise")`` to follow it.
-    Forcing ``numeric`` on a key whose values do not parse raises ``ValueError``.
-
-    The section task (name ``"section"``) always comes first, even with a single
-    section (DCASE 2023+), where it teaches nothing. Attribute tasks follow in sorted
-    key order (a key named ``"section"`` becomes ``"attr_section"``). Attribute keys
-    differ between sections in DCASE 2022: a clip without a key gets a missing target,
-    which the MHCR losses skip.
-
-    Targets (``task.targets``, ``(N,)`` in row order): classification: int64 codes,
-    ``-1`` where missing; regression: float32 ``(value - mean) / std`` with ``mean`` and
-    ``std`` (population) of the rows given here, NaN where missing. Pass the
-    **training** rows so the coding and standardisation are fitted on them; encode
-    other rows with :func:`encode_targets`.
-
-    Args:
-        index_rows: rows of the clip index of **one** machine type (columns
-            ``section`` and ``attributes`` or ``attribute_string``; ``machine_type``
-            is checked when present).
-        categorical, numeric: attribute keys whose kind is forced.
-        exclude: attribute keys to leave out.
-        weights: ``lambda`` per task name (default 1 each; validated > 0).
-
-    Returns:
-        The tasks, each with its ``targets``; :func:`encode_targets` turns rows into
-        ``{name: targets}`` and ``{t.name: t.targets for t in tasks}`` is the training
-        dict for :func:`asdlib.train.classifier.train_classifier`.
-    """
-    if "machine_type" in index_rows.columns:
-        types = sorted({str(t) for t in index_rows["machine_type"] if not _is_missing(t)})
-        if len(types) > 1:
-            raise ValueError(f"attribute_tasks: pass the rows of one machine type; got {types}")
-    categorical, numeric, exclude = set(categorical), set(numeric), set(exclude)
-    both = sorted(categorical & numeric)
-    if both:
-        raise ValueError(f"attribute_tasks: key(s) {both} are both categorical and numeric")
-    weights = dict(weights or {})
-    for name, w in weights.items():
-        _check_weight(name, w)
-
-    tasks = [section_task(index_rows, weights.get("section", 1.0))]
-    dicts = _attribute_dicts(index_rows)
-    keys = sorted({k for d in dicts for k in d} - exclude)
-    for key in keys:
-        values = [d[key] for d in dicts if key in d]
-        distinct = sorted(set(values))
-        if len(distinct) < 2:
-            continue
-        name = "attr_section" if key == "section" else key
-        parsed = [_parse_number(v) for v in distinct]
-        units = {p[1] for p in parsed if p is not None}
-        is_numeric = (
-            all(p is not None for p in parsed) and len(units) == 1 and not any(_RE_CODE.match(v) for v in distinct)
-        )
-        if key in numeric:
-            if not (all(p is not None for p in parsed) and len(units) == 1):
-                raise ValueError(f"attribute_tasks: attribute {key!r} forced numeric, but its values {distinct} "
-                                 "are not numbers with one shared unit")
-            is_numeric = True
-        if key in categorical:
-            is_numeric = False
-        if is_numeric:
-            nums = np.array([_parse_number(v)[0] for v in values], dtype=np.float64)
-            task = AttributeTask(name, "regression", key, mean=float(nums.mean()), std=float(nums.std()),
-                                 unit=units.pop(), weight=float(weights.get(name, 1.0)))
-        else:
-            task = AttributeTask(name, "classification", key, classes=tuple(distinct),
-                                 weight=float(weights.get(name, 1.0)))
-        task.targets = task.encode(index_rows)
-        tasks.append(task)
-    unknown = sorted(set(weights) - {t.name for t in tasks})
-    if unknown:
-        raise ValueError(f"attribute_tasks: weights for unknown task(s) {unknown}; tasks are {[t.name for t in tasks]}")
-    return tasks
-
-
-def encode_targets(tasks: Sequence[AttributeTask], index_rows: pd.DataFrame) -> dict[str, Tensor]:
-    """``{task name: targets (N,)}`` of ``index_rows`` with the tasks' (training) coding."""
-    return {t.name: t.encode(index_rows) for t in tasks}

@@ -15,7 +15,8 @@ uniformly at random (not Hermans et al.'s P x K sampling): with a few sections p
 model and batches of 64 nearly every anchor has positives and negatives, and
 anchors without them are skipped by the loss.
 
-Public API: :func:`train_ustc`, :func:`embed_ustc`, :func:`section_codes`.
+Public API: :func:`train_ustc`, :func:`embed_ustc`; the section labels come from
+:func:`asdlib.data.classes.section_codes` (re-exported here).
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asdlib.utils import as_tensor as _as_tensor
+from asdlib.data.classes import section_codes  # re-exported (__all__) for the notebooks and tests
 from asdlib.losses.triplet import batch_hard_triplet_loss
+from asdlib.models.inference import predict
 from asdlib.models.ustc import USTCOutput
-from asdlib.train.amp import autocast
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -213,55 +214,12 @@ def embed_ustc(
     dev = resolve_device(device)
     xs = _inputs(inputs)
     model.to(dev)
-    was_training = model.training
-    model.eval()
-    embs, logits, auxs = [], [], []
-    try:
-        with torch.no_grad(), autocast(dev, enabled=amp):
-            for start in range(0, len(xs[0]), batch_size):
-                out = _unpack(model(*(_upcast(x[start : start + batch_size].to(dev)) for x in xs)))
-                embs.append(out.embedding.float())
-                logits.append(out.logits.float())
-                if out.aux_logits is not None:
-                    auxs.append(out.aux_logits.float())
-    finally:
-        model.train(was_training)
-    if not embs:
+    if len(xs[0]) == 0:
         raise ValueError("inputs hold no clips")
-    return USTCOutput(
-        torch.cat(embs).cpu(), torch.cat(logits).cpu(), torch.cat(auxs).cpu() if auxs else None
-    )
-
-
-def section_codes(index: pd.DataFrame, names: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """Section classes of the USTC classifier from a clip index: machine type x section.
-
-    ``names`` ``"<type>/section_<ss>"`` are numbered in sorted order (type, section as
-    an integer), or taken from ``names`` (pass the training names to code test clips
-    the same way; a section not in ``names`` raises). For one machine type these are
-    its sections (the paper trains on sections 00-05 of the development and additional
-    training sets). The auxiliary attribute classes (eq. 5) are
-    :func:`asdlib.data.classes.auxiliary_classes` with ``include_domain=False``
-    (type x section x attribute string).
-
-    Returns:
-        ``(codes, names)``: int64 codes ``(len(index),)`` and the class names.
-    """
-    for col in ("machine_type", "section"):
-        if col not in index.columns:
-            raise KeyError(f"section_codes: the index has no column {col!r}; columns: {list(index.columns)}")
-    keys = [
-        f"{t}/section_{int(s):02d}" for t, s in zip(index["machine_type"].astype(str), index["section"].astype(int))
-    ]
-    if names is None:
-        order = sorted(set(zip(index["machine_type"].astype(str), index["section"].astype(int))))
-        names = [f"{t}/section_{s:02d}" for t, s in order]
-    names = list(names)
-    code_of = {k: i for i, k in enumerate(names)}
-    unknown = sorted(set(keys) - set(code_of))
-    if unknown:
-        raise ValueError(f"section_codes: section(s) {unknown[:5]} are not among the given names")
-    return np.fromiter((code_of[k] for k in keys), dtype=np.int64, count=len(keys)), names
+    return USTCOutput(*predict(
+        model, xs, lambda m, *xb: tuple(_unpack(m(*(_upcast(x) for x in xb)))),
+        batch_size=batch_size, device=dev, amp=amp, dtype=None,
+    ))
 
 
 __all__ = ["PAPER_EPOCHS", "PAPER_LR", "embed_ustc", "section_codes", "train_ustc"]
