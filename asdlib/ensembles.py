@@ -13,7 +13,7 @@ test_by=(..., "<predicted domain column>"))``.
 **Which labels choose the weights.** A grid search needs labelled anomalies, and
 the training set has none, so the weights are always chosen on *test* labels of
 some sections; the question is whose. AITHU does not say; choosing them on the very
-clips the result is reported on is an oracle (DESIGN.md section 8). Here:
+clips the result is reported on is an oracle (the honest protocol, book/develop.md). Here:
 
 - :func:`honest_weights` (the default rule) -- for each machine type and each
   evaluated section ``s``, the weights are chosen on the test labels of the

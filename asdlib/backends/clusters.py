@@ -33,7 +33,7 @@ class KMeansCosineBackend(BaseBackend):
     Which embeddings k-means sees: the paper's text says "all source samples"
     (``kmeans_on="source"``, the default); the reference ``main.py`` fits k-means
     on all of the section's training embeddings, the 10 target clips included
-    (``kmeans_on="all"``; DESIGN.md section 9). The target embeddings join the
+    (``kmeans_on="all"``, Wilkinghoff's ICASSP 2023 code). The target embeddings join the
     reference set either way.
 
     ``domains=None`` treats every sample as source (reference set = centres only).

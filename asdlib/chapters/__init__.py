@@ -5,24 +5,43 @@ settings (a frozen dataclass whose defaults are the paper's, with per-profile di
     S = chapter_settings("wilkinghoff_design_choices", "demo")   # S.epochs == 3
     S = chapter_settings("wilkinghoff_design_choices", "demo", {"epochs": 5})
 
-A new chapter adds its module here and to :data:`CHAPTERS` (``book/develop.md``).
-Torch-free.
+A new chapter adds its module here (found by :func:`_discover`); ``book/develop.md`` says
+what else a chapter is made of. Torch-free.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from asdlib.chapters import (aithu_aegan_ensembles, aithu_classifiers, aithu_probabilistic,
-                             gan_adaptations_dcase2020, task_data_metrics, ustc_tgram_wav2vec,
-                             wilkinghoff_design_choices)
-from asdlib.chapters.papers import PAPERS
+from asdlib.chapters.papers import PAPERS as _SHARED_PAPERS
 from asdlib.chapters.spec import ChapterSpec, Paper, as_dict
 
-CHAPTERS: dict[str, ChapterSpec] = {module.SPEC.stem: module.SPEC for module in (
-    task_data_metrics, gan_adaptations_dcase2020, wilkinghoff_design_choices, aithu_classifiers,
-    aithu_probabilistic, aithu_aegan_ensembles, ustc_tgram_wav2vec)}
+_NOT_CHAPTERS = {"spec", "papers", "tables"}
+
+
+def _discover() -> dict[str, ChapterSpec]:
+    """Every module of this package that declares a ``SPEC`` (one per chapter), by stem."""
+    import importlib
+    import pkgutil
+
+    specs = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name in _NOT_CHAPTERS or info.name.startswith("_"):
+            continue
+        spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "SPEC", None)
+        if not isinstance(spec, ChapterSpec):
+            raise TypeError(f"asdlib/chapters/{info.name}.py declares no SPEC = ChapterSpec(...)")
+        if spec.stem in specs:
+            raise ValueError(f"two chapter specs for the notebook {spec.stem!r}")
+        specs[spec.stem] = spec
+    return dict(sorted(specs.items()))
+
+
+CHAPTERS: dict[str, ChapterSpec] = _discover()
 """Notebook stem -> :class:`ChapterSpec`."""
+
+PAPERS: dict[str, Paper] = {**_SHARED_PAPERS, **{s.paper.key: s.paper for s in CHAPTERS.values() if s.paper}}
+"""Paper key -> :class:`Paper`: the shared ones of ``papers.py`` and any a chapter module declares."""
 
 
 def chapter_spec(stem: str) -> ChapterSpec:

@@ -28,7 +28,7 @@ What the paper leaves open, and the choices made here:
   classifier", nothing more): the x-vector TDNN of Snyder et al. (ICASSP 2018),
   see :class:`TDNNClassifier`. The ``C x F`` input planes are stacked into
   ``C * F`` input channels of the 1-D (time) network.
-- **TgramNet** (Liu et al., ICASSP 2022, ref. [23]; DESIGN.md section 9): the
+- **TgramNet** (Liu et al., ICASSP 2022, ref. [23]; the STgram-MFN code): the
   STgram-MFN code normalises with ``nn.LayerNorm(313)`` over the *time* axis,
   which ties it to 10 s clips. :class:`TgramNet` normalises each channel over its
   frames without that tie (see the class); ``layer_norm_frames=313`` restores the
@@ -93,7 +93,7 @@ class _TimeLayerNorm(nn.Module):
 class TgramNet(nn.Module):
     """TgramNet (Liu et al., ICASSP 2022; STgram-MFN): raw waveform -> a learnable "spectrogram".
 
-    Layers (DESIGN.md section 9, STgram-MFN's ``net.py``):
+    Layers (STgram-MFN's ``net.py``):
 
     ==============================================================  ==========
     layer                                                           output

@@ -236,7 +236,7 @@ class SpectrumNet(nn.Module):
     its output size (40 = ceil(1250 / 32)) and the reference code say 32. Table 2
     shows one "dense, BN, ReLU" row, the text "five dense layers", and the
     reference code four ``Dense(128), BN, ReLU`` blocks plus the embedding layer:
-    we follow the code (DESIGN.md section 9). The flatten size follows from
+    we follow the code (Wilkinghoff's ICASSP 2023 repository). The flatten size follows from
     ``n_bins`` (shorter clips work: 8000 bins give 1 x 128).
 
     Args:
