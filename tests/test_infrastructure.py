@@ -378,3 +378,24 @@ def test_lower_layers_import_no_higher_one(layer, above):
     """The import direction data -> features -> models/losses -> train -> backends -> metrics."""
     wrong = {str(p.relative_to(ASDLIB)): sorted(_asdlib_imports(p) & above) for p in (ASDLIB / layer).rglob("*.py")}
     assert not {k: v for k, v in wrong.items() if v}
+
+
+def test_model_and_trainer_barrels_import_lazily_and_resolve_every_name():
+    """`import asdlib.models` / `asdlib.train` loads no model module (zuko, torchaudio stay out)
+    until a name is used; every name the barrels list resolves to its module's object."""
+    import importlib
+    import subprocess
+    import sys
+
+    code = ("import sys, asdlib.models, asdlib.train\n"
+            "print(sorted(m for m in ('zuko', 'torchaudio', 'asdlib.models.imdn', 'asdlib.train.wav2vec2') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    for package in ("asdlib.models", "asdlib.train"):
+        barrel = importlib.import_module(package)
+        for name in barrel.__all__:
+            module, _, attribute = barrel._EXPORTS[name].partition(":")
+            assert getattr(barrel, name) is getattr(importlib.import_module(f"{package}.{module}"), attribute or name)
+        with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+            barrel.nothing

@@ -24,72 +24,55 @@
   and its pre-training pieces, for USTC's features (paper 002).
 """
 
-from asdlib.models.wilkinghoff import SpectrogramResNet, SpectrumNet, WilkinghoffConfig, WilkinghoffEmbedder
+from __future__ import annotations
 
-__all__ = ["SpectrogramResNet", "SpectrumNet", "WilkinghoffConfig", "WilkinghoffEmbedder"]
+import importlib
 
-# DCASE 2020 autoencoder baseline and the GAN detectors of paper 001 (GANomaly, Skip-GANomaly, EGBAD).
-from asdlib.models.dcase_ae import DCASEAutoencoder, clip_scores  # noqa: E402
-from asdlib.models.layers import DenseBlock, fc_decoder, fc_encoder  # noqa: E402
-from asdlib.models.gan_detectors import EGBAD, FCDiscriminator, GANomaly, SkipGANomaly, SkipGenerator  # noqa: E402
+# name -> its module ("module:attribute" where the barrel renames it), imported on first use:
+# `import asdlib.models` stays cheap, and the torch-free commands never load these modules.
+_EXPORTS: dict[str, str] = {
+    "SpectrogramResNet": "wilkinghoff", "SpectrumNet": "wilkinghoff", "WilkinghoffConfig": "wilkinghoff",
+    "WilkinghoffEmbedder": "wilkinghoff",
+    "DCASEAutoencoder": "dcase_ae", "clip_scores": "dcase_ae",
+    "DenseBlock": "layers", "fc_decoder": "layers", "fc_encoder": "layers",
+    "EGBAD": "gan_detectors", "FCDiscriminator": "gan_detectors", "GANomaly": "gan_detectors",
+    "SkipGANomaly": "gan_detectors", "SkipGenerator": "gan_detectors",
+    "DFnet": "imdn", "IGNN": "imdn", "IMDNNetwork": "imdn", "LRCGNN": "imdn", "build_imdn": "imdn",
+    "gather_windows": "imdn", "imdn_settings": "imdn", "imdn_windows": "imdn",
+    "NFCDEE": "wsp_nfcdee", "WSPNFCDEE": "wsp_nfcdee", "WeightedStatPooling": "wsp_nfcdee",
+    "time_stats": "wsp_nfcdee",
+    "Cnn6": "backbones", "ECAPATDNN": "backbones", "MobileFaceNet": "backbones", "MobileFaceNetSE": "backbones",
+    "build_backbone": "backbones", "recalibrate_batchnorm": "backbones", "sc_settings": "backbones",
+    "Wav2Vec": "wav2vec", "Wav2VecConfig": "wav2vec", "wav2vec_loss": "wav2vec",
+    "wav2vec_features": "wav2vec:features",
+    "GumbelVectorQuantizer": "wav2vec2", "Wav2Vec2Grid": "wav2vec2", "Wav2Vec2Pretrainer": "wav2vec2",
+    "small_wav2vec2": "wav2vec2", "small_wav2vec2_config": "wav2vec2", "wav2vec2_config": "wav2vec2",
+    "FeatureStack": "ustc", "StatsPool": "ustc", "TDNNClassifier": "ustc", "TgramNet": "ustc", "USTCModel": "ustc",
+    "USTCOutput": "ustc", "distance_score": "ustc", "posterior_score": "ustc",
+    "AttributeTask": "aithu_classifiers", "MultiHeadClassifierRegressor": "aithu_classifiers",
+    "SectionClassifier": "aithu_classifiers", "attribute_tasks": "aithu_classifiers",
+    "encode_targets": "aithu_classifiers", "frames_from_clips": "aithu_classifiers",
+    "section_task": "aithu_classifiers",
+    "BASELINE_FEATURE": "mobilenetv2_baseline", "BASELINE_FIT": "mobilenetv2_baseline",
+    "MobileNetV2Classifier": "mobilenetv2_baseline", "section_posterior_score": "mobilenetv2_baseline",
+    "window_images": "mobilenetv2_baseline",
+    "AEGANAutoencoder": "aegan", "AEGANDecoder": "aegan", "AEGANDiscriminator": "aegan", "AEGANEncoder": "aegan",
+    "AdaptiveLayerNorm": "aegan", "ClipPatches": "aegan", "aegan_clip_scores": "aegan",
+    "discriminator_embeddings": "aegan", "minmax_range": "aegan", "patch_clips": "aegan", "scale_to_unit": "aegan",
+}
 
-__all__ += [
-    "DCASEAutoencoder", "DenseBlock", "EGBAD", "FCDiscriminator", "GANomaly", "SkipGANomaly", "SkipGenerator",
-    "clip_scores", "fc_decoder", "fc_encoder",
-]
+__all__ = sorted(_EXPORTS)
 
-from asdlib.models.imdn import (  # noqa: E402
-    DFnet, IGNN, IMDNNetwork, LRCGNN, build_imdn, gather_windows, imdn_settings, imdn_windows,
-)
-from asdlib.models.wsp_nfcdee import NFCDEE, WSPNFCDEE, WeightedStatPooling, time_stats  # noqa: E402
 
-__all__ += [
-    "DFnet", "IGNN", "IMDNNetwork", "LRCGNN", "NFCDEE", "WSPNFCDEE", "WeightedStatPooling", "build_imdn",
-    "gather_windows", "imdn_settings", "imdn_windows", "time_stats",
-]
+def __getattr__(name: str):
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'asdlib.models' has no attribute {name!r}")
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute or name)
+    globals()[name] = value
+    return value
 
-from asdlib.models.backbones import (  # noqa: E402
-    Cnn6, ECAPATDNN, MobileFaceNet, MobileFaceNetSE, build_backbone, recalibrate_batchnorm, sc_settings,
-)
 
-__all__ += ["Cnn6", "ECAPATDNN", "MobileFaceNet", "MobileFaceNetSE", "build_backbone", "recalibrate_batchnorm",
-            "sc_settings"]
-
-from asdlib.models.wav2vec import Wav2Vec, Wav2VecConfig, wav2vec_loss  # noqa: E402
-from asdlib.models.wav2vec import features as wav2vec_features  # noqa: E402
-
-__all__ += ["Wav2Vec", "Wav2VecConfig", "wav2vec_features", "wav2vec_loss"]
-
-from asdlib.models.wav2vec2 import (  # noqa: E402
-    GumbelVectorQuantizer, Wav2Vec2Grid, Wav2Vec2Pretrainer, small_wav2vec2, small_wav2vec2_config, wav2vec2_config,
-)
-
-__all__ += ["GumbelVectorQuantizer", "Wav2Vec2Grid", "Wav2Vec2Pretrainer", "small_wav2vec2", "small_wav2vec2_config",
-            "wav2vec2_config"]
-
-from asdlib.models.ustc import (  # noqa: E402
-    FeatureStack, StatsPool, TDNNClassifier, TgramNet, USTCModel, USTCOutput, distance_score, posterior_score,
-)
-
-__all__ += ["FeatureStack", "StatsPool", "TDNNClassifier", "TgramNet", "USTCModel", "USTCOutput", "distance_score",
-            "posterior_score"]
-
-from asdlib.models.aithu_classifiers import (  # noqa: E402
-    AttributeTask, MultiHeadClassifierRegressor, SectionClassifier, attribute_tasks, encode_targets, frames_from_clips,
-    section_task,
-)
-from asdlib.models.mobilenetv2_baseline import (  # noqa: E402
-    BASELINE_FEATURE, BASELINE_FIT, MobileNetV2Classifier, section_posterior_score, window_images,
-)
-
-__all__ += ["AttributeTask", "BASELINE_FEATURE", "BASELINE_FIT", "MobileNetV2Classifier", "MultiHeadClassifierRegressor",
-            "SectionClassifier", "attribute_tasks", "encode_targets", "frames_from_clips", "section_posterior_score",
-            "section_task", "window_images"]
-
-from asdlib.models.aegan import (  # noqa: E402
-    AEGANAutoencoder, AEGANDecoder, AEGANDiscriminator, AEGANEncoder, AdaptiveLayerNorm, ClipPatches, aegan_clip_scores,
-    discriminator_embeddings, minmax_range, patch_clips, scale_to_unit,
-)
-
-__all__ += ["AEGANAutoencoder", "AEGANDecoder", "AEGANDiscriminator", "AEGANEncoder", "AdaptiveLayerNorm", "ClipPatches",
-            "aegan_clip_scores", "discriminator_embeddings", "minmax_range", "patch_clips", "scale_to_unit"]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -10,71 +10,48 @@ Typical use (features already on the device)::
     save_checkpoint("model.pt", model, optimizer, epoch=20, history=history)
 """
 
-from asdlib.train.amp import autocast
-from asdlib.train.batches import TensorBatches, move_to
-from asdlib.train.checkpoint import load_checkpoint, save_checkpoint
-from asdlib.train.device import resolve_device
-from asdlib.train.errors import CheckpointError, NonFiniteLossError
-from asdlib.train.loop import EpochMeter, check_finite, train_epochs
-from asdlib.train.progress import progress_bar
-from asdlib.train.seeding import make_generator, seed_everything
+from __future__ import annotations
 
-__all__ = [
-    "CheckpointError",
-    "EpochMeter",
-    "NonFiniteLossError",
-    "TensorBatches",
-    "autocast",
-    "check_finite",
-    "load_checkpoint",
-    "make_generator",
-    "move_to",
-    "progress_bar",
-    "resolve_device",
-    "save_checkpoint",
-    "seed_everything",
-    "train_epochs",
-]
+import importlib
 
-# Embedding training on waveforms (Wilkinghoff, paper 003): mixup, the loop, inference.
-from asdlib.train.embedding import embed, train_embedder  # noqa: E402
-from asdlib.train.mixup import mixup  # noqa: E402
+from asdlib.train.mixup import mixup  # eager: the name is also its module's, which a lazy import would shadow
 
-__all__ += ["embed", "mixup", "train_embedder"]
+# name -> its module ("module:attribute" where the barrel renames it), imported on first use:
+# `import asdlib.train` stays cheap, and the torch-free commands never load these modules.
+_EXPORTS: dict[str, str] = {
+    "autocast": "amp",
+    "TensorBatches": "batches", "move_to": "batches",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "resolve_device": "device",
+    "CheckpointError": "errors", "NonFiniteLossError": "errors",
+    "EpochMeter": "loop", "check_finite": "loop", "train_epochs": "loop",
+    "progress_bar": "progress",
+    "make_generator": "seeding", "seed_everything": "seeding",
+    "embed": "embedding", "train_embedder": "embedding",
+    "mixup": "mixup",
+    "train_autoencoder": "autoencoder",
+    "train_adversarial": "gan",
+    "score_imdn": "imdn", "train_imdn": "imdn",
+    "score_wsp_nfcdee": "wsp_nfcdee", "train_wsp_nfcdee": "wsp_nfcdee",
+    "load_fairseq_wav2vec": "wav2vec", "pretrain_wav2vec": "wav2vec",
+    "load_wav2vec2_checkpoint": "wav2vec2", "pretrain_wav2vec2": "wav2vec2", "save_wav2vec2_checkpoint": "wav2vec2",
+    "embed_ustc": "ustc", "section_codes": "ustc", "train_ustc": "ustc",
+    "embed_clips": "classifier", "train_classifier": "classifier",
+    "train_aegan": "aegan",
+}
 
-# Vector autoencoders (DCASE baseline) and adversarial training (paper 001).
-from asdlib.train.autoencoder import train_autoencoder  # noqa: E402
-from asdlib.train.gan import train_adversarial  # noqa: E402
+__all__ = sorted(_EXPORTS)
 
-__all__ += ["train_adversarial", "train_autoencoder"]
 
-# Probabilistic subsystems of AITHU (paper 000, section 3.2).
-from asdlib.train.imdn import score_imdn, train_imdn  # noqa: E402
-from asdlib.train.wsp_nfcdee import score_wsp_nfcdee, train_wsp_nfcdee  # noqa: E402
+def __getattr__(name: str):
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'asdlib.train' has no attribute {name!r}")
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute or name)
+    globals()[name] = value
+    return value
 
-__all__ += ["score_imdn", "score_wsp_nfcdee", "train_imdn", "train_wsp_nfcdee"]
 
-# The original wav2vec (AITHU's SC-wav2vec, paper 000): self-supervised pre-training, fairseq checkpoints.
-from asdlib.train.wav2vec import load_fairseq_wav2vec, pretrain_wav2vec  # noqa: E402
-
-__all__ += ["load_fairseq_wav2vec", "pretrain_wav2vec"]
-
-# wav2vec 2.0 (USTC, paper 002): self-supervised pre-training and checkpoints (torchaudio / Hugging Face).
-from asdlib.train.wav2vec2 import load_wav2vec2_checkpoint, pretrain_wav2vec2, save_wav2vec2_checkpoint  # noqa: E402
-
-__all__ += ["load_wav2vec2_checkpoint", "pretrain_wav2vec2", "save_wav2vec2_checkpoint"]
-
-# USTC (paper 002): cross-entropy + batch-hard triplet + auxiliary attribute loss.
-from asdlib.train.ustc import embed_ustc, section_codes, train_ustc  # noqa: E402
-
-__all__ += ["embed_ustc", "section_codes", "train_ustc"]
-
-# Classifier-based embedders (AITHU's SC, MHCR, SC-wav2vec; the DCASE 2022 MobileNetV2 baseline).
-from asdlib.train.classifier import embed_clips, train_classifier  # noqa: E402
-
-__all__ += ["embed_clips", "train_classifier"]
-
-# AEGAN-AD (AITHU, paper 000, Sec. 3.3): MSE autoencoder, optionally with a WGAN-GP critic.
-from asdlib.train.aegan import train_aegan  # noqa: E402
-
-__all__ += ["train_aegan"]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
