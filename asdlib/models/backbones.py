@@ -22,10 +22,10 @@ Every backbone maps a spectrogram ``(B, F, T)`` (frequency, time) to an embeddin
 ``(B, D)``. The spectrogram is whatever the caller computed: an STFT magnitude
 spectrogram without logarithm (Table 3: six machine types, ``F = n_fft // 2 + 1 =
 1025``) or a log-mel spectrogram (ToyCar, ``F = 64``); Table 3 uses ``T = 192`` frames
-for all types. :func:`build_backbone` builds one by its Table 3 name and
-:func:`sc_settings` reads Table 3 (``asdlib/aithu_sc_settings.csv``)::
+for all types. :func:`build_backbone` builds one by its Table 3 name
+(:func:`asdlib.chapters.tables.aithu_table3` reads Table 3)::
 
-    cfg = sc_settings("fan")  # {'feature': 'STFT', 'n_fft': 2048, 'n_freq': 1025, 'network': 'MFNSE', ...}
+    cfg = aithu_table3("fan")  # {'feature': 'STFT', 'n_fft': 2048, 'n_freq': 1025, 'network': 'MFNSE', ...}
     net = build_backbone(cfg["network"], cfg["n_freq"], cfg["n_frames"])
     net(torch.rand(8, 1025, 192)).shape  # (8, 128)
 
@@ -53,10 +53,8 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -65,13 +63,11 @@ __all__ = [
     "BACKBONES",
     "ECAPATDNN",
     "MFN_BOTTLENECKS",
-    "SC_SETTINGS_CSV",
     "Cnn6",
     "MobileFaceNet",
     "MobileFaceNetSE",
     "build_backbone",
     "recalibrate_batchnorm",
-    "sc_settings",
 ]
 
 
@@ -635,48 +631,3 @@ def build_backbone(name: str, n_freq: int, n_frames: int, embedding_dim: int = 1
     if issubclass(cls, MobileFaceNet):
         return cls(n_freq, n_frames, embedding_dim, **kwargs)
     return cls(n_freq, embedding_dim, **kwargs)
-
-
-# ----------------------------------------------------------------------------- Table 3
-
-#: Paper 000's Table 3 (SC subsystem settings per machine type), transcribed.
-SC_SETTINGS_CSV = Path(__file__).resolve().parent.parent / "aithu_sc_settings.csv"
-
-_SC_COLUMNS = ("machine_type", "feature", "n_mels", "n_fft", "n_frames", "network", "table", "page", "note")
-
-
-def sc_settings(machine_type: str | None = None) -> pd.DataFrame | dict[str, Any]:
-    """AITHU's SC settings (paper 000, Table 3): feature, n_mels, n_fft, n_frames, network.
-
-    Read from :data:`SC_SETTINGS_CSV`. Columns as printed in Table 3 (``feature`` is
-    ``STFT``, a magnitude spectrogram without logarithm, or ``logmel``, with logarithm;
-    ``n_mels`` is ``None`` where the paper prints ``-``), plus ``table``, ``page``,
-    ``note`` and the derived ``n_freq``: the backbone's input bins, ``n_mels`` for
-    log-mel and ``n_fft // 2 + 1`` for STFT.
-
-    Args:
-        machine_type: ``None`` for all seven rows as a DataFrame indexed by machine
-            type; a DCASE machine type (``"fan"``, ``"ToyCar"`` ...) for its row as a dict.
-
-    Raises:
-        ValueError: unknown machine type (the message lists the valid ones).
-    """
-    raw = pd.read_csv(SC_SETTINGS_CSV, dtype=str, keep_default_na=False)
-    missing = [c for c in _SC_COLUMNS if c not in raw.columns]
-    if missing:
-        raise ValueError(f"{SC_SETTINGS_CSV}: missing column(s) {missing}")
-    rows: dict[str, dict[str, Any]] = {}
-    for rec in raw.to_dict("records"):
-        row: dict[str, Any] = dict(rec)
-        row["n_mels"] = int(rec["n_mels"]) if rec["n_mels"].strip() else None
-        for col in ("n_fft", "n_frames", "page"):
-            row[col] = int(rec[col])
-        row["n_freq"] = row["n_mels"] if row["feature"] == "logmel" else row["n_fft"] // 2 + 1
-        rows[row["machine_type"]] = row
-    if machine_type is not None:
-        if machine_type not in rows:
-            raise ValueError(f"unknown machine type {machine_type!r}; Table 3 has {list(rows)}")
-        return rows[machine_type]
-    df = pd.DataFrame(list(rows.values())).set_index("machine_type")
-    df["n_mels"] = df["n_mels"].astype("Int64")  # <NA> where the paper prints '-'
-    return df

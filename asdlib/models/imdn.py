@@ -38,22 +38,18 @@ predictable toy frame cannot drive the NLL to minus infinity. The number of
 components is not given; ``n_components=2`` is our default.
 
 The per-machine-type settings of Tables 7 and 8 (nMels, nffts, nFrames, network)
-are in ``asdlib/aithu_probabilistic_settings.csv`` (:func:`imdn_settings`).
+are in ``asdlib/chapters/aithu_tables_7_8.csv`` (:func:`asdlib.chapters.tables.aithu_tables_7_8`).
 """
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from asdlib.losses.mixture import gaussian_mixture_nll
 
 NETWORKS = ("IGNN", "LRCGNN", "DFnet")
-SETTINGS_CSV = "aithu_probabilistic_settings.csv"
 
 
 # ----------------------------------------------------------------------------- windows
@@ -321,37 +317,7 @@ def build_imdn(name: str, n_mels: int, n_frames: int, n_components: int = 2, **k
     return classes[key](n_mels, n_frames, n_components, **kwargs)
 
 
-# ----------------------------------------------------------------------------- settings
-
-
-def imdn_settings(machine_type: str | None = None, *, table: str | None = "Table 8") -> pd.DataFrame:
-    """Per-machine-type settings of paper 000's Tables 7 (WSP-NFCDEE) and 8 (IMDN).
-
-    Reads ``asdlib/aithu_probabilistic_settings.csv``: columns ``subsystem``,
-    ``table``, ``page``, ``machine_type``, ``feature``, ``n_mels``, ``n_fft``,
-    ``n_frames``, ``network``, ``hmean`` (h-mean %, as printed), ``note``. The two
-    tables print the same settings rows (see ``note``).
-
-    Args:
-        machine_type: one of the seven DCASE 2022 types (``"ToyCar"``, ``"fan"``...)
-            or ``None`` for all.
-        table: ``"Table 8"`` (IMDN, default), ``"Table 7"`` or ``None`` for both.
-    """
-    with resources.files("asdlib").joinpath(SETTINGS_CSV).open("r") as fh:
-        df = pd.read_csv(fh)
-    if table is not None:
-        if table not in set(df["table"]):
-            raise ValueError(f"imdn_settings: table={table!r} must be one of {sorted(set(df['table']))} or None")
-        df = df[df["table"] == table]
-    if machine_type is not None:
-        if machine_type not in set(df["machine_type"]):
-            known = sorted(set(df["machine_type"]))
-            raise ValueError(f"imdn_settings: unknown machine_type={machine_type!r}; known: {known}")
-        df = df[df["machine_type"] == machine_type]
-    return df.reset_index(drop=True)
-
-
 __all__ = [
     "DFnet", "IGNN", "IMDNNetwork", "LRCGNN", "NETWORKS",
-    "build_imdn", "gather_windows", "imdn_settings", "imdn_windows",
+    "build_imdn", "gather_windows", "imdn_windows",
 ]
