@@ -24,6 +24,7 @@ from asdlib.models import (
     clip_scores,
 )
 from asdlib.train import NonFiniteLossError, seed_everything, train_adversarial, train_autoencoder
+from conftest import across_seeds
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -368,14 +369,16 @@ def test_reset_discriminator_reinitialises_d_only():
     assert all(not (p == 0.5).all() for p in m.discriminator.parameters() if p.ndim == 2)
 
 
-def test_train_autoencoder_history_and_validation():
-    seed_everything(0)
+@across_seeds()
+def test_train_autoencoder_history_and_validation(seed):
+    seed_everything(seed)  # the weights and the toy data
     ae = DCASEAutoencoder(12, 6, 3, 2)
     x = torch.randn(1000, 2) @ torch.randn(2, 12)
-    history = train_autoencoder(ae, x, epochs=3, batch_size=64, lr=1e-2, device="cpu", progress=False)
+    history = train_autoencoder(ae, x, epochs=3, batch_size=64, lr=1e-2, device="cpu", progress=False, seed=seed)
     assert list(history) == ["loss"] and len(history["loss"]) == 3
-    assert history["loss"][-1] < history["loss"][0]
-    history = train_autoencoder(ae, x, epochs=2, batch_size=64, device="cpu", progress=False, validation_split=0.1)
+    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    history = train_autoencoder(ae, x, epochs=2, batch_size=64, device="cpu", progress=False, validation_split=0.1,
+                                seed=seed)
     assert sorted(history) == ["loss", "val_loss"] and len(history["val_loss"]) == 2
     ae.eval()
     with torch.no_grad():  # val_loss is the MSE of the last 10 % (held out, eval mode)
@@ -400,7 +403,7 @@ def toy():
       norm, so the distance to the training mean does not tell them apart (AUC ~0.5);
     - ``large``: add an off-subspace offset of 3 x the deviation's norm;
     - ``strong``: the same offset at 10 x the deviation's norm, a plainly planted anomaly
-      that every system must find (AUC > 0.9).
+      that every system must find (AUC > 0.9; GANomaly's latent score: > 0.75, see END_TO_END).
     """
     g = torch.Generator().manual_seed(0)
     d, rank = 640, 8
@@ -435,35 +438,46 @@ def test_toy_anomalies_are_not_found_by_distance_alone(toy):
     assert _auc(distance, held_out, anomalies["large"]) > 0.99
 
 
-# (system, epochs, {anomaly set: minimum AUC}). Seed 0, batch 128, the papers' learning rates.
-# The GAN scores are weaker than reconstruction on this toy, as the method predicts, and the
-# thresholds say so (seeds 0-2 measured): GANomaly's latent score mean (z - z_hat)^2 stays near
-# chance on `matched` (0.5-0.7; its encoder learns to project onto the normal subspace, so z and
-# z_hat agree), 0.8-0.9 on `large`; EGBAD's BiGAN does not learn to invert G within a few epochs
-# (0.4-0.5 on `matched`, 0.75-0.9 on `large`; paper 001's EGBAD is also its weakest system).
-# On the `strong` set every system is above 0.9 (measured, seed 0: GANomaly 0.94, EGBAD 1.0).
+# (system, epochs, {anomaly set: minimum AUC}). Batch 128, the papers' learning rates; the
+# weights, the batch order and EGBAD's noise follow the seed (2 of seeds 0-2 must pass). The GAN
+# scores are weaker than reconstruction on this toy, as the method predicts, and the thresholds
+# say so (seeds 0-9 measured, AVX-512, one thread). What shows learning: the `matched` set, which
+# distance alone does not find, for the autoencoder and Skip-GANomaly (untrained 0.50, trained
+# 0.96-1.0), GANomaly's reconstruction error on it (untrained 0.50, trained > 0.9) and EGBAD's
+# falling discriminator loss; `large` and `strong` are found by an untrained AE, Skip-GANomaly or
+# EGBAD too (AUC 1.0), so they only check that a trained model did not lose them.
+# GANomaly's latent score mean (z - z_hat)^2 stays near chance on `matched` (0.5-0.7; its encoder
+# learns to project onto the normal subspace, so z and z_hat agree), 0.73-0.93 on `large` and
+# 0.80-1.0 on `strong` (4 of 10 seeds below 0.9; untrained: 0.39-0.85 and 0.55-0.92; seeds 0-9
+# AVX-512, 0-5 SSE kernels and two threads). EGBAD's BiGAN does not learn to invert G within a
+# few epochs (0.27-0.47 on `matched`, 0.84-0.93 on `large`, > 0.99 on `strong`; paper 001's
+# EGBAD is also its weakest system).
 END_TO_END = [
     ("ae", 4, {"matched": 0.9, "large": 0.9, "strong": 0.9}),
     ("skip_ganomaly", 4, {"matched": 0.9, "large": 0.9, "strong": 0.9}),
-    ("ganomaly", 4, {"large": 0.75, "strong": 0.9}),
+    ("ganomaly", 4, {"large": 0.7, "strong": 0.75}),
     ("egbad", 3, {"large": 0.75, "strong": 0.9}),
 ]
 
 
 @pytest.mark.parametrize("name, epochs, minimum", END_TO_END, ids=[e[0] for e in END_TO_END])
-def test_end_to_end_scores_planted_anomalies_higher(toy, name, epochs, minimum):
-    train, held_out, anomalies = toy
-    seed_everything(0)
+@across_seeds()
+def test_end_to_end_scores_planted_anomalies_higher(toy, name, epochs, minimum, seed):
+    train, held_out, anomalies = toy  # a fixed data set; the weights, batch order and EGBAD's noise follow `seed`
+    seed_everything(seed)
     if name == "ae":
         model = DCASEAutoencoder()
-        history = train_autoencoder(model, train, epochs=epochs, batch_size=128, device="cpu", progress=False)
-        assert history["loss"][-1] < history["loss"][0]
+        history = train_autoencoder(model, train, epochs=epochs, batch_size=128, device="cpu", progress=False,
+                                    seed=seed)
+        assert history["loss"][-1] < history["loss"][0], history["loss"]
     else:
         model = {"ganomaly": GANomaly, "skip_ganomaly": SkipGANomaly, "egbad": EGBAD}[name]()
-        history = train_adversarial(model, train, epochs=epochs, batch_size=128, device="cpu", progress=False)
+        history = train_adversarial(model, train, epochs=epochs, batch_size=128, device="cpu", progress=False,
+                                    seed=seed)
         if "g_con" in history:  # GANomaly, Skip-GANomaly: the L1 reconstruction improves
-            assert history["g_con"][-1] < history["g_con"][0]
+            assert history["g_con"][-1] < history["g_con"][0], history["g_con"]
     aucs = {k: _auc(model.anomaly_score, held_out, anomalies[k]) for k in anomalies}
+    print(f"{name}, seed {seed}: AUC {aucs}; d_loss {history.get('d_loss')}")
     for k, low in minimum.items():
         assert aucs[k] > low, f"{name}: AUC {aucs[k]:.3f} on {k!r} anomalies (want > {low}); all: {aucs}"
     if name == "ganomaly":
@@ -472,4 +486,9 @@ def test_end_to_end_scores_planted_anomalies_higher(toy, name, epochs, minimum):
             model.eval()
             with torch.no_grad():
                 return (x - model(x)[0]).pow(2).mean(1)
-        assert _auc(reconstruction_error, held_out, anomalies["matched"]) > 0.9
+        rec_auc = _auc(reconstruction_error, held_out, anomalies["matched"])
+        assert rec_auc > 0.9, f"ganomaly: reconstruction-error AUC {rec_auc:.3f} on 'matched' (want > 0.9)"
+    if name == "egbad":
+        # D learns to tell (x, E(x)) from (G(z), z): its loss falls from about 2 log 2 (measured: by 0.68-0.75x)
+        d = history["d_loss"]
+        assert d[-1] < 0.85 * d[0], f"egbad: discriminator loss {d} (want the last < 0.85 x the first)"
