@@ -35,6 +35,7 @@ from asdlib.train.wav2vec2 import (
     pretrain_wav2vec2,
     save_wav2vec2_checkpoint,
 )
+from conftest import across_seeds
 
 TINY = {"conv_channels": 16, "embed_dim": 32, "num_layers": 2, "num_heads": 2, "ff_dim": 64, "pos_conv_kernel": 8,
         "pos_conv_groups": 4, "dropout": 0.0, "layer_drop": 0.0}
@@ -233,27 +234,43 @@ def tone_sequences(n_clips: int, n_samples: int, seed: int = 0) -> torch.Tensor:
     return torch.stack(clips)
 
 
-def test_pretraining_loss_falls_on_a_periodic_signal():
-    settings = {"epochs": 12, "batch_size": 2, "lr": 5e-3, "crop_samples": 8_000, "device": "cpu", "seed": 0,
+@across_seeds()
+def test_pretraining_loss_falls_on_a_periodic_signal(seed):
+    """The contrastive loss starts near chance, log 21, and falls on tones, not on white noise.
+
+    Measured (seeds 0-5, several kernel sets): epoch-1 mean 2.87-3.08 (the model can learn
+    within the first epoch), last three epochs on tones 1.4-2.4 (0.54-0.76 x the first). On
+    noise it drifts a little below chance, to 2.91-3.05: a distractor with its target's
+    codeword is left out, so as the codebook use concentrates there are fewer than 20
+    distractors (and a masked frame's receptive field overlaps its unmasked neighbours').
+    The seed: the weights, the clips' phases, the noise, and the clip order, crops, masks
+    and distractors.
+    """
+    settings = {"epochs": 12, "batch_size": 2, "lr": 5e-3, "crop_samples": 8_000, "device": "cpu", "seed": seed,
                 "mask_length": 4, "n_negatives": 20, "codebook_entries": 32, "final_dim": 32,
                 "gumbel_temperature": (0.5, 0.5, 1.0)}
     chance = math.log(21)  # 20 distractors
-    model = tiny_model(conv_channels=32)
+    model = tiny_model(seed, conv_channels=32)
     state = torch.get_rng_state()
-    history = pretrain_wav2vec2(model, tone_sequences(8, 8_000), **settings)
+    history = pretrain_wav2vec2(model, tone_sequences(8, 8_000, seed=seed), **settings)
     assert torch.equal(torch.get_rng_state(), state)  # training randomness ran in a forked RNG
     assert set(history) >= {"loss", "contrastive", "diversity", "code_perplexity", "temperature"}
     assert all(len(v) == 12 for v in history.values())
+    # control: white noise has nothing to predict, the loss stays near chance
+    noise_waves = 0.5 * torch.randn(8, 8_000, generator=torch.Generator().manual_seed(seed))
+    noise = pretrain_wav2vec2(tiny_model(seed, conv_channels=32), noise_waves, **settings)
+    print(f"seed {seed}: chance {chance:.3f}; tones {[round(v, 3) for v in history['contrastive']]}, "
+          f"perplexity {history['code_perplexity'][-1]:.2f}; noise {[round(v, 3) for v in noise['contrastive']]}, "
+          f"perplexity {noise['code_perplexity'][-1]:.2f}")
     first, last = history["contrastive"][0], min(history["contrastive"][-3:])
-    assert first > 0.95 * chance  # about chance at the start
+    assert first > 0.9 * chance, history["contrastive"]  # about chance at the start
     assert last < 0.8 * first, history["contrastive"]  # masked tones are predicted from their context
-    assert min(history["loss"][-3:]) < 0.8 * history["loss"][0]
+    assert min(history["loss"][-3:]) < 0.8 * history["loss"][0], history["loss"]
     assert history["code_perplexity"][-1] > 3  # not collapsed onto one codeword per group (that would be 2)
     assert not model.training  # previous mode restored
-
-    # control: white noise has nothing to predict, the loss stays at chance
-    noise = pretrain_wav2vec2(tiny_model(conv_channels=32), 0.5 * torch.randn(8, 8_000), **settings)
-    assert min(noise["contrastive"][-3:]) > 0.97 * chance, noise["contrastive"]
+    noise_last = min(noise["contrastive"][-3:])
+    assert noise_last > 0.9 * chance, noise["contrastive"]
+    assert last < 0.85 * noise_last, (history["contrastive"], noise["contrastive"])  # tones: far below the control
 
 
 def test_pretraining_arguments_and_temperature_schedule():
