@@ -37,6 +37,7 @@ from asdlib.models.aegan import (
     scale_to_unit,
 )
 from asdlib.train.aegan import train_aegan
+from conftest import across_seeds
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -285,9 +286,11 @@ def _toy_clips(n: int, g: torch.Generator, anomaly: bool = False, n_mels: int = 
 
 
 @pytest.mark.parametrize("adversarial", [False, True])
-def test_planted_anomaly_scores_higher(adversarial):
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
+@across_seeds()
+def test_planted_anomaly_scores_higher(adversarial, seed):
+    # the seed: the weights, the toy clips, the patch order and the penalty's interpolation weights
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     train = _toy_clips(32, g)
     lo, hi = minmax_range(train)
     cp = patch_clips(scale_to_unit(train, lo, hi), size=32, hop=8)
@@ -297,19 +300,20 @@ def test_planted_anomaly_scores_higher(adversarial):
     d_before = None if disc is None else [p.detach().clone() for p in disc.parameters()]
     # a tiny model and a short run: lr 1e-3 instead of the paper's 2e-4
     history = train_aegan(model, cp, sections=sections, discriminator=disc, epochs=12, batch_size=32, lr=1e-3,
-                          device="cpu", seed=0)
+                          device="cpu", seed=seed)
     expected = {"g_loss", "mse"} | ({"fm", "d_loss", "gp", "wasserstein"} if adversarial else set())
     assert set(history) == expected
     assert all(len(v) == 12 and all(math.isfinite(x) for x in v) for v in history.values())
-    assert history["mse"][-1] < 0.5 * history["mse"][0]
+    assert history["mse"][-1] < 0.5 * history["mse"][0], history["mse"]
     if adversarial:
         assert any(not torch.equal(a, b) for a, b in zip(d_before, disc.parameters()))
     test = torch.cat([_toy_clips(16, g), _toy_clips(16, g, anomaly=True)])
     y = np.r_[np.zeros(16), np.ones(16)]
     scores = aegan_clip_scores(model, patch_clips(scale_to_unit(test, lo, hi), size=32, hop=8),
                                sections=np.arange(32) % 2)
-    assert roc_auc_score(y, scores["input_l2_mean"]) > 0.9
-    assert roc_auc_score(y, scores["input_l1_max"]) > 0.9
+    aucs = {k: roc_auc_score(y, scores[k]) for k in ("input_l2_mean", "input_l1_max")}
+    print(f"adversarial={adversarial}, seed {seed}: AUC {aucs}, mse {history['mse'][0]:.4f} -> {history['mse'][-1]:.4f}")
+    assert all(auc > 0.9 for auc in aucs.values()), f"AUC {aucs}"
 
 
 def test_train_aegan_checks_sections_and_is_reproducible():
