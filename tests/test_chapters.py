@@ -113,3 +113,10 @@ def test_no_helper_is_defined_in_two_notebooks_and_no_network_in_any():
             where.setdefault(name, []).append(source.stem)
     repeated = {name: stems for name, stems in where.items() if len(stems) > 1}
     assert not repeated, f"helpers defined in more than one notebook (move them to asdlib.book): {repeated}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebooks_do_not_copy_the_settings_into_every_result(source):
+    """The record holds the resolved settings once (record["settings"])."""
+    text = source.read_text()
+    assert "profile_settings" not in text and "dict(S)" not in text and "S.items()" not in text
