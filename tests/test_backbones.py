@@ -19,8 +19,8 @@ from asdlib.models.backbones import (
     MobileFaceNetSE,
     build_backbone,
     recalibrate_batchnorm,
-    sc_settings,
 )
+from asdlib.chapters.tables import aithu_table3
 from conftest import across_seeds
 
 
@@ -34,7 +34,7 @@ NETWORKS = ("MFN", "MFNSE", "Ecapa-tdnn", "Cnn6")
 
 
 def test_sc_settings_table3():
-    df = sc_settings()
+    df = aithu_table3()
     assert list(df.index) == ["bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve"]
     assert list(df["feature"]) == ["STFT"] * 4 + ["logmel", "STFT", "STFT"]
     assert list(df["network"]) == ["MFN", "MFNSE", "MFN", "MFNSE", "Ecapa-tdnn", "Cnn6", "MFNSE"]
@@ -43,24 +43,24 @@ def test_sc_settings_table3():
     assert (df["table"] == "Table 3").all() and (df["page"] == 2).all() and df["note"].str.len().min() > 0
     # the backbone input: mel bands for log-mel, n_fft // 2 + 1 bins for STFT
     assert df.loc["ToyCar", "n_freq"] == 64 and (df.drop(index="ToyCar")["n_freq"] == 1025).all()
-    fan = sc_settings("fan")
+    fan = aithu_table3("fan")
     assert {k: fan[k] for k in ("feature", "n_mels", "n_fft", "n_frames", "network", "n_freq")} == {
         "feature": "STFT", "n_mels": None, "n_fft": 2048, "n_frames": 192, "network": "MFNSE", "n_freq": 1025,
     }
-    assert sc_settings("ToyCar")["n_mels"] == 64
+    assert aithu_table3("ToyCar")["n_mels"] == 64
     with pytest.raises(ValueError, match="unknown machine type 'pump'.*ToyCar"):
-        sc_settings("pump")
+        aithu_table3("pump")
 
 
 def _table3_shapes() -> list[tuple[int, int]]:
-    df = sc_settings()
+    df = aithu_table3()
     return sorted({(int(f), int(t)) for f, t in zip(df["n_freq"], df["n_frames"])})
 
 
 def test_table3_networks_build():
     expected = {"MFN": MobileFaceNet, "MFNSE": MobileFaceNetSE, "Ecapa-tdnn": ECAPATDNN, "Cnn6": Cnn6}
     assert BACKBONES == expected
-    for machine_type, row in sc_settings().iterrows():
+    for machine_type, row in aithu_table3().iterrows():
         net = build_backbone(row["network"], int(row["n_freq"]), int(row["n_frames"]))
         assert type(net) is expected[row["network"]], machine_type
         assert net.embedding_dim == 128

@@ -17,10 +17,10 @@ from asdlib.models.imdn import (
     IGNN,
     LRCGNN,
     build_imdn,
-    imdn_settings,
     gather_windows,
     imdn_windows,
 )
+from asdlib.chapters.tables import aithu_tables_7_8
 from asdlib.train import score_imdn, train_imdn
 from conftest import across_seeds
 
@@ -216,15 +216,15 @@ def test_planted_anomalies_score_higher(name, seed):
 
 
 def test_settings_tables_7_8():
-    imdn = imdn_settings()
+    imdn = aithu_tables_7_8()
     assert set(imdn["machine_type"]) == MACHINE_TYPES and len(imdn) == 7
     assert set(imdn["table"]) == {"Table 8"} and set(imdn["subsystem"]) == {"IMDN"}
-    valve = imdn_settings("valve").iloc[0]
+    valve = aithu_tables_7_8("valve").iloc[0]
     assert (valve.n_mels, valve.n_fft, valve.n_frames, valve.network, valve.hmean) == (64, 1024, 30, "IGNN", 86.19)
-    fan = imdn_settings("fan").iloc[0]
+    fan = aithu_tables_7_8("fan").iloc[0]
     assert (fan.n_mels, fan.n_fft, fan.n_frames, fan.network) == (128, 2048, 60, "LRCGNN")
     assert set(imdn["network"]) == {"IGNN", "LRCGNN", "DFnet"}
-    both = imdn_settings(table=None)
+    both = aithu_tables_7_8(table=None)
     assert len(both) == 14
     cols = ["machine_type", "n_mels", "n_fft", "n_frames", "network"]
     t7 = both[both.table == "Table 7"][cols].sort_values("machine_type").reset_index(drop=True)
@@ -233,5 +233,5 @@ def test_settings_tables_7_8():
     assert both["note"].str.contains("identical settings rows").all()
     for row in imdn.itertuples():  # every row builds its network
         assert build_imdn(row.network, row.n_mels, row.n_frames).n_frames == row.n_frames
-    with pytest.raises(ValueError, match="machine_type"):
-        imdn_settings("pump")
+    with pytest.raises(ValueError, match="unknown machine type 'pump'"):
+        aithu_tables_7_8("pump")
