@@ -87,7 +87,7 @@ import numpy as np
 import pandas as pd
 
 from asdlib.data.layout import TYPES_2020, TYPES_2022
-from asdlib.chapters.papers import PAPERS as _PAPERS
+from asdlib.chapters import PAPERS as _PAPERS
 from asdlib.records import data_label as _data_label
 from asdlib.records import load_records
 from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean
