@@ -1,10 +1,10 @@
 """The book's results layer: our numbers from the run records, the papers' published ones.
 
-This is the top layer of ``asdlib``: it reads the records that chapter notebooks write
-(:func:`asdlib.experiment.load_records`, ``runs/<profile>/<notebook>/<tag>/record.json``)
-and the reference file of published numbers, and builds the tables of the book's
-results page (:func:`write_results_page`, ``asd results``). Nothing in ``asdlib``
-imports it except the command line.
+This is the top layer of ``asdlib``, torch-free: it reads the records that chapter
+notebooks write (:func:`asdlib.records.load_records`,
+``runs/<profile>/<notebook>/<tag>/record.json``) and the reference file of published
+numbers (:func:`load_published`, which the chapters also read), and builds the tables of
+the book's results page (:func:`write_results_page`, ``asd results``).
 
 Our tables
 ----------
