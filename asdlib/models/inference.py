@@ -13,8 +13,9 @@ it, models never importing :mod:`asdlib.train`):
   all rows in eval mode without gradients;
 - :func:`module_device`, :func:`inference_device`: where a module lives, and where a
   scoring function with a ``device=None | "auto" | "cpu" | "cuda"...`` argument runs;
-- :func:`autocast_bf16`: bf16 autocast on CUDA, nothing elsewhere (what
-  :func:`asdlib.train.amp.autocast` uses).
+- :func:`autocast_bf16`: bf16 autocast on CUDA, nothing elsewhere, unless asked for
+  ``"always"`` (what :func:`asdlib.train.amp.autocast` uses); :data:`Amp` is the type of
+  every ``amp`` argument of asdlib: ``True``, ``False`` or ``"always"``.
 
 Typical use::
 
@@ -37,6 +38,9 @@ from asdlib.utils import progress_bar
 DeviceLike = str | torch.device
 DtypeSpec = torch.dtype | None | Sequence[torch.dtype | None]
 ToCpu = Literal["end", "batch"] | None
+Amp = bool | Literal["always"]
+"""An ``amp`` argument: ``True`` bf16 autocast on a CUDA device with bf16 (a no-op elsewhere),
+``False`` never, ``"always"`` bf16 autocast on any device, the CPU included (:func:`autocast_bf16`)."""
 
 
 def module_device(module: nn.Module) -> torch.device:
@@ -66,29 +70,45 @@ def inference_device(device: DeviceLike | None, default: torch.device) -> torch.
     return dev
 
 
-def autocast_bf16(device: torch.device, enabled: bool = True) -> ContextManager:
+def autocast_bf16(device: torch.device, enabled: Amp = True) -> ContextManager:
     """``torch.autocast("cuda", dtype=torch.bfloat16)`` on a CUDA ``device`` with bf16 support, when ``enabled``.
 
     Otherwise (the CPU, ``enabled=False``, a GPU without bf16) a no-op
     (:func:`contextlib.nullcontext`): CPU autocast gains little and changes numerics.
+
+    ``enabled="always"`` asks for ``torch.autocast(device.type, dtype=torch.bfloat16)`` on
+    any device, the CPU included: the bf16 path of a trainer or a scoring function can
+    then be run and checked without a GPU (``tests/test_bf16.py`` does). CPU autocast
+    follows its own op lists (not CUDA's), and is slow on most CPUs.
+
+    Open one context per step, as the trainers do: autocast caches the bf16 copies of
+    the weights until the outermost context exits, so one context around several
+    optimiser steps would keep computing with the weights of the first step.
+
+    Raises:
+        ValueError: ``enabled`` is a string other than ``"always"``.
     """
+    if isinstance(enabled, str):
+        if enabled != "always":
+            raise ValueError(f"amp={enabled!r} must be True, False or 'always'")
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
 @contextlib.contextmanager
-def eval_no_grad(module: nn.Module, *, amp: bool = False, device: DeviceLike | None = None) -> Iterator[None]:
+def eval_no_grad(module: nn.Module, *, amp: Amp = False, device: DeviceLike | None = None) -> Iterator[None]:
     """Context: ``module.eval()`` under ``torch.no_grad()``; the previous mode is restored.
 
     ``amp=True`` also runs the block under bf16 autocast when ``device`` (default: the
-    module's) is a CUDA device (:func:`autocast_bf16`).
+    module's) is a CUDA device, ``amp="always"`` on any device (:func:`autocast_bf16`).
     """
     was_training = module.training
     module.eval()
     try:
         if amp:
-            amp_context = autocast_bf16(module_device(module) if device is None else torch.device(device))
+            amp_context = autocast_bf16(module_device(module) if device is None else torch.device(device), amp)
         else:
             amp_context = contextlib.nullcontext()
         with torch.no_grad(), amp_context:
@@ -198,7 +218,7 @@ def predict(
     *,
     batch_size: int,
     device: DeviceLike | None = None,
-    amp: bool = False,
+    amp: Amp = False,
     dtype: DtypeSpec = torch.float32,
     out_dtype: torch.dtype | None = torch.float32,
     to_cpu: ToCpu = "end",
@@ -208,11 +228,11 @@ def predict(
     """``module`` over all rows of ``inputs``, batch by batch, in eval mode without gradients.
 
     ``fn(module, *batch)`` (default ``module(*batch)``) runs under
-    :func:`eval_no_grad` (bf16 autocast on CUDA with ``amp``); the module's previous
-    mode is restored, even on an error. ``device`` (default: the module's) is where
-    the batches go; the module is not moved. The other arguments are
-    :func:`map_batches`'s: by default the batches are cast to float32 and the float32
-    outputs come back concatenated on the CPU.
+    :func:`eval_no_grad` (bf16 autocast on CUDA with ``amp``, on any device with
+    ``amp="always"``); the module's previous mode is restored, even on an error.
+    ``device`` (default: the module's) is where the batches go; the module is not
+    moved. The other arguments are :func:`map_batches`'s: by default the batches are
+    cast to float32 and the float32 outputs come back concatenated on the CPU.
     """
     dev = module_device(module) if device is None else torch.device(device)
     call = (lambda *batch: module(*batch)) if fn is None else (lambda *batch: fn(module, *batch))
@@ -223,4 +243,4 @@ def predict(
         )
 
 
-__all__ = ["autocast_bf16", "eval_no_grad", "inference_device", "map_batches", "module_device", "predict"]
+__all__ = ["Amp", "autocast_bf16", "eval_no_grad", "inference_device", "map_batches", "module_device", "predict"]

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from asdlib.features.frames import ClipPatches, as_clip_patches, patch_clips  # patch_clips: re-exported (__all__)
 from asdlib.losses.wgan import aegan_generator_loss, gradient_penalty, wgan_critic_loss
-from asdlib.train.amp import autocast
+from asdlib.train.amp import Amp, autocast
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, format_means, frozen, run_epochs
@@ -69,7 +69,7 @@ def train_aegan(
     seed: int = 0,
     progress: bool = False,
     desc: str = "aegan",
-    amp: bool = True,
+    amp: Amp = True,
     sync_every: int = 10,
     drop_last: bool = False,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
@@ -102,7 +102,7 @@ def train_aegan(
             whatever the networks were created with.
         progress, desc: one tqdm bar per epoch (the last one stays).
         amp: bf16 autocast on CUDA for the forward passes (the decoder's output layer,
-            the losses and the gradient penalty stay float32).
+            the losses and the gradient penalty stay float32); ``amp="always"``: on the CPU too.
         sync_every: read the losses from the device every this many steps.
         drop_last: leave out the last, smaller batch of each epoch (the code does).
         on_epoch_end: ``on_epoch_end(epoch, means)`` after each epoch.

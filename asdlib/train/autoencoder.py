@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asdlib.models.inference import predict
+from asdlib.models.inference import Amp, predict
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -52,7 +52,7 @@ def train_autoencoder(
     seed: int = 0,
     progress: bool = True,
     desc: str = "autoencoder",
-    amp: bool = True,
+    amp: Amp = True,
     validation_split: float = 0.0,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
@@ -68,7 +68,8 @@ def train_autoencoder(
             weights are whatever the model was created with (call
             :func:`~asdlib.train.seeding.seed_everything` before creating it).
         progress, desc: one tqdm bar per epoch (see :func:`~asdlib.train.loop.train_epochs`).
-        amp: bf16 autocast on CUDA (the reconstruction layer and the loss stay float32).
+        amp: bf16 autocast on CUDA (the reconstruction layer and the loss stay float32);
+            ``amp="always"``: on the CPU too.
         validation_split: hold out the last fraction of ``vectors`` (taken before
             shuffling, as Keras' ``validation_split`` in the baseline's ``fit``) and
             report its MSE (eval mode) per epoch as ``"val_loss"``; 0 (default) trains

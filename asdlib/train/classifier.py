@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from asdlib.utils import as_tensor as _as_tensor
 from asdlib.models.aithu_classifiers import frames_from_clips
 from asdlib.models.backbones import recalibrate_batchnorm
-from asdlib.models.inference import predict
+from asdlib.models.inference import Amp, predict
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -78,7 +78,7 @@ def train_classifier(
     hop: int | None = None,
     validation_split: float = 0.0,
     recalibrate_bn: bool = True,
-    amp: bool = True,
+    amp: Amp = True,
     grad_clip: float | None = None,
     desc: str = "classifier",
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
@@ -109,7 +109,7 @@ def train_classifier(
             them (eval mode) per epoch as ``"val_loss"``; 0 trains on everything.
         recalibrate_bn: re-estimate BatchNorm statistics on the training inputs after
             the last epoch (see the module docstring).
-        amp: bf16 autocast on CUDA (ArcFace and the losses compute in float32).
+        amp: bf16 autocast on CUDA (ArcFace and the losses compute in float32); ``amp="always"``: on the CPU too.
         grad_clip: max gradient norm, or ``None``.
         desc, on_epoch_end: as in :func:`~asdlib.train.loop.train_epochs`.
 
@@ -205,7 +205,7 @@ def embed_clips(
     *,
     batch_size: int = 256,
     device: DeviceLike = "auto",
-    amp: bool = False,
+    amp: Amp = False,
 ) -> Tensor:
     """Clip embeddings ``(N, D)``: the mean of the embeddings of each clip's pieces.
 

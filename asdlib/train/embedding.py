@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asdlib.models.inference import predict
+from asdlib.models.inference import Amp, predict
 from asdlib.utils import as_tensor as _as_tensor
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
@@ -44,7 +44,7 @@ def train_embedder(
     desc: str = "train",
     weight_decay: float = 0.0,
     mixup_labels: str = "sum",
-    amp: bool = True,
+    amp: Amp = True,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
     """Train ``model`` (waveform -> embedding) with the loss ``head`` on class codes.
@@ -74,7 +74,7 @@ def train_embedder(
             The reference code's Keras ``l2(1e-5)`` kernel penalty is
             ``weight_decay=2e-5``; default 0.
         mixup_labels: ``"sum"`` or ``"max"`` (the reference), see :func:`mixup`.
-        amp: bf16 autocast on CUDA (features and the loss stay float32).
+        amp: bf16 autocast on CUDA (features and the loss stay float32); ``amp="always"``: on the CPU too.
         on_epoch_end: ``on_epoch_end(epoch, means)`` after each epoch.
 
     A last batch of a single sample (BatchNorm cannot train on it) is dropped:
@@ -151,7 +151,7 @@ def embed(
     *,
     batch_size: int = 256,
     device: DeviceLike = "auto",
-    amp: bool = False,
+    amp: Amp = False,
 ) -> Tensor:
     """Embeddings of ``waves`` ``(N, n_samples)`` -> ``(N, D)`` float32 on the CPU.
 

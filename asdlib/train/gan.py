@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from asdlib.train.amp import autocast
+from asdlib.train.amp import Amp, autocast
 from asdlib.train.autoencoder import as_vectors
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
@@ -49,7 +49,7 @@ def train_adversarial(
     seed: int = 0,
     progress: bool = True,
     desc: str = "adversarial",
-    amp: bool = True,
+    amp: Amp = True,
     sync_every: int = 10,
     d_reset_below: float | None = None,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
@@ -73,7 +73,7 @@ def train_adversarial(
             :func:`~asdlib.train.seeding.seed_everything` before creating it).
         progress, desc: one tqdm bar per epoch, labelled ``"{desc} {epoch}/{epochs}"``,
             running means of the losses in the postfix; only the last bar stays.
-        amp: bf16 autocast on CUDA for the forward passes (losses in float32).
+        amp: bf16 autocast on CUDA for the forward passes (losses in float32); ``amp="always"``: on the CPU too.
         sync_every: read the losses from the device every this many steps.
         d_reset_below: if set (the GANomaly / Skip-GANomaly code uses 1e-5),
             re-initialise D (``system.reset_discriminator()``) when its loss falls

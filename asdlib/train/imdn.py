@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from asdlib.models.imdn import IMDNNetwork, _as_log_mels, gather_windows, imdn_windows
-from asdlib.models.inference import module_device, predict
+from asdlib.models.inference import Amp, module_device, predict
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -33,7 +33,7 @@ def train_imdn(
     *,
     normalize: bool = True,
     grad_clip: float | None = 5.0,
-    amp: bool = False,
+    amp: Amp = False,
 ) -> History:
     """Fit an IMDN network on normal clips by minimising the mixture NLL of the centre frames (Adam).
 
@@ -51,7 +51,8 @@ def train_imdn(
         normalize: first set the model's per-bin input standardisation from the
             frames of ``log_mels``.
         grad_clip: max gradient norm (``None``: no clipping).
-        amp: bf16 autocast on CUDA (off by default: the NLL is float32 anyway).
+        amp: bf16 autocast on CUDA (off by default: the NLL is float32 anyway);
+            ``amp="always"``: on the CPU too.
 
     Returns:
         ``{"loss": [mean NLL per window, per epoch]}``.

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from asdlib.models.inference import module_device
-from asdlib.train.amp import autocast
+from asdlib.train.amp import Amp, autocast
 from asdlib.train.batches import move_to
 from asdlib.train.device import DeviceLike, resolve_device, same_device
 from asdlib.train.errors import NonFiniteLossError
@@ -302,7 +302,7 @@ def train_epochs(
     scheduler: Any | None = None,
     scheduler_interval: Literal["epoch", "step"] = "epoch",
     grad_clip: float | None = None,
-    amp: bool = True,
+    amp: Amp = True,
     progress: bool = True,
     desc: str = "train",
     sync_every: int = 10,
@@ -333,7 +333,9 @@ def train_epochs(
             (``"epoch"`` or ``"step"``); ``ReduceLROnPlateau`` gets the epoch's
             mean loss.
         grad_clip: max total gradient norm (``clip_grad_norm_``), or ``None``.
-        amp: bf16 autocast on CUDA (no effect on the CPU).
+        amp: bf16 autocast on CUDA (no effect on the CPU); ``"always"``: bf16 autocast
+            on any device, the CPU included, to check the bf16 path without a GPU
+            (:func:`~asdlib.train.amp.autocast`).
         progress: show one tqdm bar per epoch, running means in the postfix; the
             bars of earlier epochs are cleared, the last one stays.
         desc: progress bar label, shown as ``"{desc} {epoch}/{epochs}"``.

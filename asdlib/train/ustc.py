@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from asdlib.utils import as_tensor as _as_tensor
 from asdlib.data.classes import section_codes  # re-exported (__all__) for the notebooks and tests
 from asdlib.losses.triplet import batch_hard_triplet_loss
-from asdlib.models.inference import predict
+from asdlib.models.inference import Amp, predict
 from asdlib.models.ustc import USTCOutput
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
@@ -102,7 +102,7 @@ def train_ustc(
     device: DeviceLike = "auto",
     seed: int = 0,
     progress: bool = False,
-    amp: bool = True,
+    amp: Amp = True,
     desc: str = "ustc",
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
@@ -199,7 +199,7 @@ def embed_ustc(
     *,
     batch_size: int = 256,
     device: DeviceLike = "auto",
-    amp: bool = False,
+    amp: Amp = False,
 ) -> USTCOutput:
     """Embeddings and logits of every clip: ``USTCOutput(embedding (N, D), logits (N, S), aux (N, A) | None)``.
 

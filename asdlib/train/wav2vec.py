@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from asdlib.models.wav2vec import Wav2Vec, Wav2VecConfig, _as_waves
+from asdlib.train.amp import Amp
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.errors import CheckpointError
@@ -60,7 +61,7 @@ def pretrain_wav2vec(
     warmup_init_lr: float = 1e-7,
     final_lr: float | None = None,
     grad_clip: float | None = None,
-    amp: bool = True,
+    amp: Amp = True,
     desc: str = "wav2vec",
 ) -> History:
     """Self-supervised pre-training of ``model`` on raw audio (Adam, random crops).
@@ -86,7 +87,7 @@ def pretrain_wav2vec(
             AITHU (paper 000, Sec. 3.1): ``lr=5e-3, warmup_updates=500,
             warmup_init_lr=1e-7, final_lr=1e-6``. Default: constant ``lr``.
         grad_clip: max gradient norm, or ``None``.
-        amp: bf16 autocast on CUDA (the loss itself is float32).
+        amp: bf16 autocast on CUDA (the loss itself is float32); ``amp="always"``: on the CPU too.
         desc: progress bar label.
 
     Returns:

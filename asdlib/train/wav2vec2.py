@@ -44,6 +44,7 @@ from asdlib.models.wav2vec2 import (
     normalize_config,
     wav2vec2_config,
 )
+from asdlib.train.amp import Amp
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.errors import CheckpointError
@@ -123,7 +124,7 @@ def pretrain_wav2vec2(
     final_lr: float | None = None,
     weight_decay: float = 0.01,
     grad_clip: float | None = None,
-    amp: bool = True,
+    amp: Amp = True,
     progress: bool = False,
     desc: str = "wav2vec 2.0",
 ) -> History:
@@ -180,7 +181,8 @@ def pretrain_wav2vec2(
         seed: see above.
         warmup_updates, final_lr, weight_decay, grad_clip: the optimiser (see above;
             ``grad_clip`` a max gradient norm or ``None``).
-        amp: bf16 autocast on CUDA (the quantizer and the losses run in float32).
+        amp: bf16 autocast on CUDA (the quantizer and the losses run in float32);
+            ``amp="always"``: on the CPU too.
         progress: tqdm bars per epoch.
 
     Returns:
