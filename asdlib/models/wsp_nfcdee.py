@@ -30,6 +30,9 @@ import zuko
 from torch import Tensor, nn
 
 
+def _float32_output(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+    """Forward hook: a hyper-network's output (a flow transform's parameters) as float32."""
+    return output.float()
 
 
 def _check_log_mels(x: Tensor, n_mels: int | None = None) -> None:
@@ -123,6 +126,13 @@ class NFCDEE(nn.Module):
     ``forward`` = :meth:`nll`. Feed roughly standardised features (NSF's splines act
     on ``[-5, 5]`` only).
 
+    **Under bf16 autocast** the flows' hyper-networks (MADE) run in bf16, but their
+    outputs, the transforms' parameters, are cast to float32 (a forward hook), so the
+    transforms, their log-determinants and the base log-density are float32. Left in
+    bf16 (CPU autocast, 128 bins, 4 groups, 3 transforms), the ensemble NLL of about
+    190 nats moved by up to 0.16 nats from float32's; with the cast, by 0.02. Outside
+    autocast the cast changes nothing.
+
     Args:
         n_features: input size ``M`` (mel bins).
         n_groups: number of groups ``G``, ``1 <= G <= M``.
@@ -153,6 +163,12 @@ class NFCDEE(nn.Module):
                  hidden_features=(hidden, hidden))
             for g in self.groups
         )
+        # bf16 autocast: the transforms' parameters in float32 (see the class docstring). zuko keeps
+        # each transform's conditioner network in ``hyper`` (MaskedMLP, or MLP for one-feature groups).
+        for module in self.flows.modules():
+            hyper = getattr(module, "hyper", None)
+            if isinstance(hyper, nn.Module):
+                hyper.register_forward_hook(_float32_output)
 
     def group_log_prob(self, x: Tensor) -> Tensor:
         """``log p(x_g | x_rest)`` of every group: ``(B, n_features)`` -> ``(B, n_groups)``."""

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from asdlib.models.inference import map_batches, module_device, predict
+from asdlib.models.inference import Amp, map_batches, module_device, predict
 from asdlib.models.wsp_nfcdee import WSPNFCDEE, _check_log_mels, time_stats
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
@@ -36,13 +36,16 @@ def train_wsp_nfcdee(
     device: DeviceLike = "auto",
     seed: int = 0,
     progress: bool = False,
+    *,
+    amp: Amp = False,
 ) -> dict[str, list[float]]:
     """Fit ``model`` on one section's normal clips by maximum likelihood (unsupervised).
 
     The clips' time statistics ``(N, 2, n_mels)`` are computed once on ``device``
     (pooling weights act on them linearly), the standardiser is fitted on them, then
     WSP's logit and all flows are trained jointly with Adam on the mean ensemble NLL,
-    in float32 (no autocast: densities need the precision).
+    in float32 by default (densities need the precision, and the flows' small networks
+    gain little from bf16).
 
     Args:
         model: a :class:`WSPNFCDEE`; moved to ``device``.
@@ -52,6 +55,10 @@ def train_wsp_nfcdee(
         seed: seeds the batch order. The initial weights are the model's (call
             :func:`asdlib.train.seed_everything` before creating it).
         progress: one tqdm bar per epoch.
+        amp: bf16 autocast for the flows' hyper-networks, on CUDA (``True``) or on any
+            device (``"always"``; :func:`~asdlib.train.amp.autocast`); the transforms,
+            their log-determinants and the NLL stay float32 (:class:`NFCDEE`). Default
+            ``False``: float32 throughout.
 
     Returns:
         ``{"loss": [mean NLL per epoch], "alpha": [alpha after each epoch]}``.
@@ -65,7 +72,7 @@ def train_wsp_nfcdee(
     alphas: list[float] = []
     history = train_epochs(
         model, batches, lambda m, b: m.nll_stats(b[0]).mean(), optimizer, epochs, dev,
-        amp=False, progress=progress, desc="wsp-nfcdee", on_epoch_end=lambda epoch, means: alphas.append(model.alpha),
+        amp=amp, progress=progress, desc="wsp-nfcdee", on_epoch_end=lambda epoch, means: alphas.append(model.alpha),
     )
     return {"loss": history["loss"], "alpha": alphas}
 
