@@ -2,7 +2,8 @@
 
     asd run NOTEBOOK [NOTEBOOK ...] --profile {ci,demo,paper} [--device auto] [--data-root DIR]
             [--dataset 2022] [--types T1 T2 ...] [--together] [--seeds 0 1] [--out runs]
-            [--set KEY=VALUE ...] [--jobs N] [--resume] [--timeout SECONDS]
+            [--set KEY=VALUE ...] [--jobs N | --gpus 0 1 ...] [--resume] [--timeout SECONDS]
+            [--executor {local,slurm} [--partition P --gpus-per-task N ...]] [--dry-run]
 
 Runs are notebooks x machine-type groups x seeds. With ``--types fan valve`` each type
 is a run of its own (``machine_types=["fan"]``) unless ``--together`` (one run with
@@ -30,7 +31,12 @@ Programmatic use::
 Every notebook's ``parameters`` cell is checked before anything executes. Each
 execution runs papermill in a separate Python process (its own kernel, started with
 the ``python3`` kernel of this interpreter) in the notebook's own folder, so one
-crashing run cannot take the others down; ``--jobs N`` runs N of them at a time.
+crashing run cannot take the others down; ``--jobs N`` runs N of them at a time, and
+``--gpus 0 1`` one per GPU at a time, each worker with one id in ``CUDA_VISIBLE_DEVICES``.
+``--executor slurm`` submits the same runs as Slurm job arrays instead
+(:mod:`asdlib.executors`, through submitit): each array task executes its run exactly as
+a local worker does (:func:`attempt_run`), so folders, locks, records and ``--resume``
+are the same. ``--dry-run`` prints the runs (and the job arrays) without executing.
 Outputs are written to temporary files and renamed, so an interrupted batch leaves
 each run either complete or visibly incomplete, and ``--resume`` re-executes only
 the incomplete ones. A run is complete only when its notebook source, its parameters,
@@ -49,6 +55,7 @@ import datetime as _dt
 import json
 import math
 import os
+import queue
 import re
 import shlex
 import signal
@@ -486,13 +493,17 @@ class _Pool:
         self.stopping = False
         self.grace = grace
 
-    def run(self, cmd: list[str], pass_fds: Sequence[int] = ()) -> tuple[int, str]:
+    def run(self, cmd: list[str], pass_fds: Sequence[int] = (),
+            env: Mapping[str, str] | None = None) -> tuple[int, str]:
+        """Run ``cmd`` to its end (``env``: variables added to this process's environment);
+        its exit status and output."""
         with self.lock:
             if self.stopping:
                 return -signal.SIGTERM, "not started: the batch was interrupted"
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, errors="replace",
-                                    start_new_session=True, pass_fds=tuple(pass_fds))
+                                    start_new_session=True, pass_fds=tuple(pass_fds),
+                                    env=None if env is None else {**os.environ, **env})
             self.procs.add(proc)
         try:
             output, _ = proc.communicate()
@@ -545,17 +556,79 @@ def write_plans(specs: Sequence[RunSpec]) -> None:
         atomic_write_text(folder / PLAN_NAME, json.dumps({"tags": tags}, indent=1))
 
 
+def attempt_run(spec: RunSpec, *, pool: _Pool, resume: bool, command: str, lock_wait: float,
+                env: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """Lock the run's folder, clean it and execute the run in a worker process of ``pool``
+    (``env``: variables added to the worker's environment, e.g. ``CUDA_VISIBLE_DEVICES``);
+    (success, first line of the error).
+
+    What every executor does for one run: the local pool of :func:`execute_runs` calls it
+    in a thread per run, a Slurm array task (:func:`asdlib.executors.run_task`) in the
+    job itself, so the run folder, its lock and its record are the same whoever executes it."""
+    run_dir = spec.run_path
+    try:
+        fd = lock_run(run_dir, wait=lock_wait)
+    except RunBusy as err:
+        return False, str(err)
+    except Exception as err:  # e.g. the folder cannot be written: this run fails, not the batch
+        return False, f"{type(err).__name__}: {err}"
+    try:
+        if resume and spec.is_complete():  # completed by another batch while this one waited
+            return True, ""
+        _clean(run_dir)  # no stale record/notebook even if the worker never starts
+        payload = json.dumps({"spec": asdict(spec), "command": command, "parent": os.getpid()})
+        code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload],
+                                pass_fds=(fd,), env=env)
+        if code == 0 and spec.is_complete():
+            return True, ""
+        if not (run_dir / ERROR_NAME).is_file():  # the worker died before it could say why
+            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            _fail(run_dir, f"the worker process ended without a result ({how})", output)
+        return False, _first_line((run_dir / ERROR_NAME).read_text())
+    except Exception as err:
+        return False, f"{type(err).__name__}: {err}"
+    finally:
+        os.close(fd)
+
+
+def _log_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def start_batch(specs: Sequence[RunSpec], *, resume: bool,
+                log: Callable[[str], None]) -> tuple[list[RunOutcome | None], list[int]]:
+    """What every executor does first: write the ``plan.json`` files and, with ``resume``,
+    mark the complete runs skipped. The outcomes so far (None: to execute) and the
+    indexes of the runs to execute."""
+    write_plans(specs)
+    outcomes: list[RunOutcome | None] = [None] * len(specs)
+    todo: list[int] = []
+    for i, spec in enumerate(specs):
+        if resume and spec.is_complete():
+            outcomes[i] = RunOutcome(spec, "skipped", None, str(spec.run_path / NOTEBOOK_NAME))
+            log(f"[skip {i + 1}/{len(specs)}] {spec.name} {spec.tag}: complete ({_display(spec.run_path)})")
+        else:
+            todo.append(i)
+    return outcomes, todo
+
+
 def execute_runs(
     specs: Sequence[RunSpec],
     *,
-    jobs: int = 1,
+    jobs: int | None = None,
     resume: bool = False,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
     lock_wait: float | None = None,
+    gpus: Sequence[int] | None = None,
 ) -> list[RunOutcome]:
-    """Execute ``specs``, ``jobs`` at a time, each in its own Python process; one
-    outcome per spec, in order. A failing run never stops the others.
+    """Execute ``specs``, ``jobs`` at a time (default 1), each in its own Python process;
+    one outcome per spec, in order. A failing run never stops the others.
+
+    ``gpus`` (``asd run --gpus 0 1``): one run per GPU at a time. Each worker gets one id in
+    ``CUDA_VISIBLE_DEVICES`` (so the notebook's ``cuda`` is that GPU), ``jobs`` becomes the
+    number of GPUs (a different ``jobs`` is an error) and the runs take the GPUs in turn:
+    the first ones in the order given, each later run the GPU that has been free longest.
 
     ``resume`` skips runs that are complete (``record.json`` and ``notebook.ipynb``);
     otherwise every run is re-executed from a clean folder. ``command`` is stored in
@@ -565,22 +638,10 @@ def execute_runs(
     then reported as failed with its files untouched.
     """
     lock_wait = LOCK_WAIT_S if lock_wait is None else lock_wait
-    if jobs < 1:
-        raise ValueError(f"jobs={jobs}: give at least 1")
-    if log is None:
-        def log(line: str) -> None:
-            print(line, file=sys.stderr, flush=True)
+    jobs, gpus = parallel_runs(jobs, gpus)
+    log = log or _log_stderr
     command = command if command is not None else shlex.join(sys.argv)
-    write_plans(specs)
-    total = len(specs)
-    outcomes: list[RunOutcome | None] = [None] * total
-    todo: list[int] = []
-    for i, spec in enumerate(specs):
-        if resume and spec.is_complete():
-            outcomes[i] = RunOutcome(spec, "skipped", None, str(spec.run_path / NOTEBOOK_NAME))
-            log(f"[skip {i + 1}/{total}] {spec.name} {spec.tag}: complete ({_display(spec.run_path)})")
-        else:
-            todo.append(i)
+    outcomes, todo = start_batch(specs, resume=resume, log=log)
 
     # chapters that read other chapters' records (their spec's `requires`) start after those runs
     # end: dependencies are submitted first, and a dependent run waits for them in its worker
@@ -594,33 +655,9 @@ def execute_runs(
     pool = _Pool()
     counter = threading.Lock()
     finished = [0]
-
-    def attempt(spec: RunSpec) -> tuple[bool, str]:
-        """Clean the run's folder and execute it in a worker process: (success, error line)."""
-        run_dir = spec.run_path
-        try:
-            fd = lock_run(run_dir, wait=lock_wait)
-        except RunBusy as err:
-            return False, str(err)
-        except Exception as err:  # e.g. the folder cannot be written: this run fails, not the batch
-            return False, f"{type(err).__name__}: {err}"
-        try:
-            _clean(run_dir)  # no stale record/notebook even if the worker never starts
-            if resume and spec.is_complete():  # completed by another batch while this one waited
-                return True, ""
-            payload = json.dumps({"spec": asdict(spec), "command": command, "parent": os.getpid()})
-            code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload],
-                                    pass_fds=(fd,))
-            if code == 0 and spec.is_complete():
-                return True, ""
-            if not (run_dir / ERROR_NAME).is_file():  # the worker died before it could say why
-                how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-                _fail(run_dir, f"the worker process ended without a result ({how})", output)
-            return False, _first_line((run_dir / ERROR_NAME).read_text())
-        except Exception as err:
-            return False, f"{type(err).__name__}: {err}"
-        finally:
-            os.close(fd)
+    free_gpus: queue.SimpleQueue[int] = queue.SimpleQueue()  # first in, first out: the GPUs in turn
+    for gpu in gpus or ():
+        free_gpus.put(gpu)
 
     def work(i: int) -> RunOutcome:
         try:
@@ -633,10 +670,16 @@ def execute_runs(
     def run_one(i: int) -> RunOutcome:
         spec = specs[i]
         run_dir = spec.run_path
-        log(f"[start {i + 1}/{total}] {spec.name} {spec.tag}")
-        start = time.perf_counter()
-        ok, error = attempt(spec)
-        seconds = time.perf_counter() - start
+        gpu = free_gpus.get() if gpus else None  # never waits: a thread holds at most one GPU
+        try:
+            log(f"[start {i + 1}/{len(specs)}] {spec.name} {spec.tag}" + ("" if gpu is None else f" on GPU {gpu}"))
+            start = time.perf_counter()
+            ok, error = attempt_run(spec, pool=pool, resume=resume, command=command, lock_wait=lock_wait,
+                                    env=None if gpu is None else {"CUDA_VISIBLE_DEVICES": str(gpu)})
+            seconds = time.perf_counter() - start
+        finally:
+            if gpu is not None:
+                free_gpus.put(gpu)
         if ok:
             outcome = RunOutcome(spec, "ok", seconds, str(run_dir / NOTEBOOK_NAME))
         else:
@@ -669,6 +712,41 @@ def _requirement_depth(name: str, requires: Callable[[str], tuple[str, ...]], se
         raise ValueError(f"the chapters' requirements have a cycle: {' -> '.join((*seen, name))}")
     needs = requires(name)
     return 0 if not needs else 1 + max(_requirement_depth(n, requires, (*seen, name)) for n in needs)
+
+
+def parallel_runs(jobs: int | None, gpus: Sequence[int] | None) -> tuple[int, list[int] | None]:
+    """How many runs execute at once here, and on which GPUs: ``--jobs`` (default 1), or with
+    ``--gpus`` one run per GPU, so ``--jobs`` is then the number of GPUs (another ``--jobs``
+    is an error rather than a silent choice between the two)."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"--jobs {jobs}: give at least 1")
+    if gpus is None:
+        return (1 if jobs is None else jobs), None
+    gpus = check_gpus(gpus)
+    if jobs is not None and jobs != len(gpus):
+        raise ValueError(f"--jobs {jobs} with --gpus {' '.join(map(str, gpus))}: one run per GPU at a time, "
+                         f"so --gpus sets the runs in parallel ({len(gpus)}); leave out --jobs")
+    return len(gpus), gpus
+
+
+def check_gpus(gpus: Sequence[Any]) -> list[int]:
+    """``--gpus``: distinct non-negative integer GPU ids (as ``nvidia-smi`` numbers them)."""
+    ids = []
+    for gpu in gpus:
+        if isinstance(gpu, bool) or not isinstance(gpu, int):
+            try:
+                gpu = int(str(gpu).strip())
+            except ValueError:
+                raise ValueError(f"--gpus {gpu!r}: give GPU ids as integers, e.g. --gpus 0 1") from None
+        if gpu < 0:
+            raise ValueError(f"--gpus {gpu}: GPU ids are non-negative integers")
+        if gpu in ids:
+            raise ValueError(f"--gpus {' '.join(map(str, gpus))}: GPU {gpu} is listed twice; "
+                             "one run per GPU at a time")
+        ids.append(gpu)
+    if not ids:
+        raise ValueError("--gpus: give at least one GPU id, e.g. --gpus 0 1")
+    return ids
 
 
 def format_summary(outcomes: Sequence[RunOutcome]) -> str:
@@ -718,12 +796,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set",
                    help="override a chapter setting for this batch (repeatable; STEM.KEY=VALUE for one chapter); "
                         "VALUE is a Python literal or a string, e.g. --set epochs=3 --set wav2vec_checkpoint=/m/w.pt")
-    p.add_argument("--jobs", type=int, default=1, help="executions in parallel (default 1)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="executions in parallel here (default 1; with --gpus: the number of GPUs)")
     p.add_argument("--resume", action="store_true",
                    help="skip runs that are complete: made by this notebook source with these parameters, "
                         "settings and asdlib source")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="papermill execution_timeout: the most one cell may take (default: none)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the runs (and for slurm the job arrays) and exit: nothing executes or is written")
+    p.add_argument("--gpus", nargs="+", type=int, default=None, metavar="ID",
+                   help="GPUs of this machine: one run per GPU at a time, each worker with one id in "
+                        "CUDA_VISIBLE_DEVICES (sets --jobs to the number of GPUs)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="local: a process pool here (default); slurm: Slurm job arrays through submitit, "
+                        "a chapter that requires others in a later array that depends on theirs")
+    slurm = p.add_argument_group("Slurm (with --executor slurm; every run is one task of a job array)")
+    slurm.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's default)")
+    slurm.add_argument("--gpus-per-task", type=int, default=None, metavar="N", help="GPUs per run (default: none)")
+    slurm.add_argument("--cpus-per-task", type=int, default=None, metavar="N", help="CPU cores per run")
+    slurm.add_argument("--mem-gb", type=float, default=None, metavar="GB", help="memory per run")
+    slurm.add_argument("--time-min", type=int, default=None, metavar="MIN",
+                       help="time limit per run in minutes (default 1440); a run cut off is rerun by --resume")
+    slurm.add_argument("--array-parallelism", type=int, default=None, metavar="N",
+                       help="at most N runs of one array at once (default: submitit's 256)")
+    slurm.add_argument("--slurm-folder", type=Path, default=None, metavar="DIR",
+                       help="submitit's scripts and logs, one folder per job (default: <out>/<profile>/.submitit)")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -731,17 +829,31 @@ def run_command(args: argparse.Namespace) -> int:
 
     Errors in the arguments or notebooks raise ValueError/FileNotFoundError before
     anything executes (``asd`` turns them into exit status 2)."""
+    from asdlib.executors import (check_executor_arguments, check_submitit, execute_on_slurm, format_dry_run,
+                                  slurm_options)
     from asdlib.profiles import parse_assignments
 
+    check_executor_arguments(args)
+    executor = getattr(args, "executor", "local") or "local"
+    if executor == "slurm" and not getattr(args, "dry_run", False):
+        check_submitit()
+    jobs, gpus = parallel_runs(getattr(args, "jobs", None), getattr(args, "gpus", None))
     specs = plan_runs(args.notebooks, args.profile, device=args.device, data_root=args.data_root,
                       dataset=args.dataset, machine_types=args.types, together=args.together,
                       seeds=args.seeds, out=args.out, timeout=args.timeout,
                       settings=parse_assignments(getattr(args, "set", None) or []))
-    if args.jobs < 1:
-        raise ValueError(f"--jobs {args.jobs}: give at least 1")
+    options = slurm_options(args, args.out, specs[0].parameters["profile"]) if executor == "slurm" else None
     print(f"asd run: {len(specs)} run{'' if len(specs) == 1 else 's'} into {_display(Path(args.out).resolve() / args.profile)}"
-          f"{' (resume)' if args.resume else ''}", file=sys.stderr, flush=True)
-    outcomes = execute_runs(specs, jobs=args.jobs, resume=args.resume)
+          f"{' (resume)' if args.resume else ''}{' (dry run: nothing executes)' if getattr(args, 'dry_run', False) else ''}",
+          file=sys.stderr, flush=True)
+    if getattr(args, "dry_run", False):
+        print(format_dry_run(specs, executor=executor, resume=args.resume, jobs=jobs, gpus=gpus, options=options),
+              flush=True)
+        return 0
+    if executor == "slurm":
+        outcomes = execute_on_slurm(specs, options, resume=args.resume)
+    else:
+        outcomes = execute_runs(specs, jobs=jobs, resume=args.resume, gpus=gpus)
     print(format_summary(outcomes), flush=True)
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
