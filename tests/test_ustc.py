@@ -275,10 +275,12 @@ def test_end_to_end_toy(seed):
     waves = _clips([freqs[s] for s in sections], [rates[a] for a in attr], n, g)
     seed_everything(seed)
     model = USTCModel.build(3, ("logmel", "tgram"), n_attributes=6, **SMALL_TDNN)
+    # 10 epochs (20 updates): in 5 the attribute head's CE had not always started to fall (seed 2, SSE
+    # kernels: 1.73 -> 1.75); in 10 it falls by 0.14-0.49 (seeds 0-5, AVX-512 and SSE kernels)
     history = train_ustc(
-        model, waves, sections, sections * 2 + attr, epochs=5, batch_size=12, lr=1e-3, device="cpu", seed=seed
+        model, waves, sections, sections * 2 + attr, epochs=10, batch_size=12, lr=1e-3, device="cpu", seed=seed
     )
-    assert set(history) == {"loss", "ce", "triplet", "aux", "acc"} and len(history["loss"]) == 5
+    assert set(history) == {"loss", "ce", "triplet", "aux", "acc"} and len(history["loss"]) == 10
     assert history["loss"][-1] < history["loss"][0], history
     assert history["ce"][-1] < history["ce"][0] and history["aux"][-1] < history["aux"][0], history
     assert model.training  # mode restored
@@ -300,7 +302,7 @@ def test_end_to_end_toy(seed):
     y = np.r_[np.zeros(3 * n_test), np.ones(3 * n_test)]
     dist = distance_score(test_out.embedding, train_out.embedding, secs, sections)
     auc = roc_auc_score(y, dist.numpy())
-    print(f"seed {seed}: AUC {auc:.3f}, loss {history['loss']}")
+    print(f"seed {seed}: AUC {auc:.3f}, ce {history['ce']}, aux {history['aux']}")
     assert auc > 0.9, f"AUC {auc:.3f}"
     post = posterior_score(test_out.logits, secs)
     p = torch.softmax(test_out.logits.double(), 1).gather(1, secs[:, None]).squeeze(1)
