@@ -236,13 +236,16 @@ def tone_sequences(n_clips: int, n_samples: int, seed: int = 0) -> torch.Tensor:
 
 @across_seeds()
 def test_pretraining_loss_falls_on_a_periodic_signal(seed):
-    """The contrastive loss starts near chance, log 21, and falls on tones, not on white noise.
+    """The contrastive loss falls well below chance, log 21, on tones, and not on white noise.
 
-    Measured (seeds 0-5, several kernel sets): epoch-1 mean 2.87-3.08 (the model can learn
-    within the first epoch), last three epochs on tones 1.4-2.4 (0.54-0.76 x the first). On
-    noise it drifts a little below chance, to 2.91-3.05: a distractor with its target's
-    codeword is left out, so as the codebook use concentrates there are fewer than 20
-    distractors (and a masked frame's receptive field overlaps its unmasked neighbours').
+    Measured (seeds 0-5; AVX-512, AVX2, SSE and MKL-compatible kernels): the best of the last
+    three epochs on tones 0.31-0.73 x chance and 0.31-0.76 x the same on noise; the total loss
+    ends at 0.35-0.72 x its first epoch. The noise control drifts a little below chance
+    (0.92-0.99 x): a distractor with its target's codeword is left out, so where the codebook
+    use concentrates there are fewer than 20 distractors (and a masked frame's receptive field
+    overlaps its unmasked neighbours'). For the same reason the first epoch is not always at
+    chance (0.81-1.01 x on tones), so the contrastive loss is measured against chance and
+    against the control, not against its first epoch.
     The seed: the weights, the clips' phases, the noise, and the clip order, crops, masks
     and distractors.
     """
@@ -256,21 +259,20 @@ def test_pretraining_loss_falls_on_a_periodic_signal(seed):
     assert torch.equal(torch.get_rng_state(), state)  # training randomness ran in a forked RNG
     assert set(history) >= {"loss", "contrastive", "diversity", "code_perplexity", "temperature"}
     assert all(len(v) == 12 for v in history.values())
-    # control: white noise has nothing to predict, the loss stays near chance
+    assert not model.training  # previous mode restored
+    # control: white noise has nothing to predict
     noise_waves = 0.5 * torch.randn(8, 8_000, generator=torch.Generator().manual_seed(seed))
     noise = pretrain_wav2vec2(tiny_model(seed, conv_channels=32), noise_waves, **settings)
     print(f"seed {seed}: chance {chance:.3f}; tones {[round(v, 3) for v in history['contrastive']]}, "
-          f"perplexity {history['code_perplexity'][-1]:.2f}; noise {[round(v, 3) for v in noise['contrastive']]}, "
+          f"loss {[round(v, 3) for v in history['loss']]}, perplexity {history['code_perplexity'][-1]:.2f}; "
+          f"noise {[round(v, 3) for v in noise['contrastive']]}, loss {[round(v, 3) for v in noise['loss']]}, "
           f"perplexity {noise['code_perplexity'][-1]:.2f}")
-    first, last = history["contrastive"][0], min(history["contrastive"][-3:])
-    assert first > 0.9 * chance, history["contrastive"]  # about chance at the start
-    assert last < 0.8 * first, history["contrastive"]  # masked tones are predicted from their context
+    last, noise_last = min(history["contrastive"][-3:]), min(noise["contrastive"][-3:])
+    assert last < 0.8 * chance, history["contrastive"]  # masked tones are predicted from their context
+    assert noise_last > 0.85 * chance, noise["contrastive"]  # ... and white noise stays near chance
+    assert last < 0.85 * noise_last, (history["contrastive"], noise["contrastive"])
     assert min(history["loss"][-3:]) < 0.8 * history["loss"][0], history["loss"]
     assert history["code_perplexity"][-1] > 3  # not collapsed onto one codeword per group (that would be 2)
-    assert not model.training  # previous mode restored
-    noise_last = min(noise["contrastive"][-3:])
-    assert noise_last > 0.9 * chance, noise["contrastive"]
-    assert last < 0.85 * noise_last, (history["contrastive"], noise["contrastive"])  # tones: far below the control
 
 
 def test_pretraining_arguments_and_temperature_schedule():
