@@ -439,19 +439,23 @@ def test_toy_anomalies_are_not_found_by_distance_alone(toy):
 
 
 # (system, epochs, {anomaly set: minimum AUC}). Batch 128, the papers' learning rates; the
-# weights, the batch order and EGBAD's noise follow the seed (2 of seeds 0-2 must pass). The GAN
-# scores are weaker than reconstruction on this toy, as the method predicts, and the thresholds
-# say so (seeds 0-9 measured, AVX-512, one thread). What shows learning: the `matched` set, which
-# distance alone does not find, for the autoencoder and Skip-GANomaly (untrained 0.50, trained
-# 0.96-1.0), GANomaly's reconstruction error on it (untrained 0.50, trained > 0.9) and EGBAD's
-# falling discriminator loss; `large` and `strong` are found by an untrained AE, Skip-GANomaly or
-# EGBAD too (AUC 1.0), so they only check that a trained model did not lose them.
+# weights, the batch order and EGBAD's noise follow the seed. What shows learning: the `matched`
+# set, which distance alone does not find, for the autoencoder and Skip-GANomaly (untrained
+# 0.50, trained 0.92-1.0), GANomaly's reconstruction error on it (untrained 0.50, trained
+# 0.86-0.99) and EGBAD's falling discriminator loss (the last epoch 0.68-0.76 x the first);
+# `large` and `strong` are found by an untrained AE, Skip-GANomaly or EGBAD too (AUC 1.0), so
+# there they only check that training did not lose them.
 # GANomaly's latent score mean (z - z_hat)^2 stays near chance on `matched` (0.5-0.7; its encoder
-# learns to project onto the normal subspace, so z and z_hat agree), 0.73-0.93 on `large` and
-# 0.80-1.0 on `strong` (4 of 10 seeds below 0.9; untrained: 0.39-0.85 and 0.55-0.92; seeds 0-9
-# AVX-512, 0-5 SSE kernels and two threads). EGBAD's BiGAN does not learn to invert G within a
-# few epochs (0.27-0.47 on `matched`, 0.84-0.93 on `large`, > 0.99 on `strong`; paper 001's
-# EGBAD is also its weakest system).
+# learns to project onto the normal subspace, so z and z_hat agree), 0.64-0.93 on `large` and
+# 0.72-1.0 on `strong` (untrained: 0.39-0.85 and 0.55-0.92). EGBAD's BiGAN does not learn to
+# invert G within a few epochs (0.27-0.47 on `matched`, 0.84-0.93 on `large`, > 0.99 on
+# `strong`; paper 001's EGBAD is also its weakest system).
+# Measured: seeds 0-9 (GANomaly) or 0-5 under AVX-512, AVX2, SSE and MKL-compatible kernels and
+# two threads. An adversarial trajectory is chaotic: a kernel set moves a seed as far as another
+# seed does, and about one GANomaly run in 15 misses a minimum below (seed 5, MKL-compatible
+# kernels: 0.64 on `large`, 0.72 on `strong`; seed 2 there: reconstruction 0.86). Hence 3 of
+# seeds 0-4 must pass, not 2 of 0-2: 2 of 3 would fail about once in 70 machines, 3 of 5 about
+# once in 300.
 END_TO_END = [
     ("ae", 4, {"matched": 0.9, "large": 0.9, "strong": 0.9}),
     ("skip_ganomaly", 4, {"matched": 0.9, "large": 0.9, "strong": 0.9}),
@@ -461,7 +465,7 @@ END_TO_END = [
 
 
 @pytest.mark.parametrize("name, epochs, minimum", END_TO_END, ids=[e[0] for e in END_TO_END])
-@across_seeds()
+@across_seeds(seeds=(0, 1, 2, 3, 4), need=3)
 def test_end_to_end_scores_planted_anomalies_higher(toy, name, epochs, minimum, seed):
     train, held_out, anomalies = toy  # a fixed data set; the weights, batch order and EGBAD's noise follow `seed`
     seed_everything(seed)
@@ -489,6 +493,6 @@ def test_end_to_end_scores_planted_anomalies_higher(toy, name, epochs, minimum, 
         rec_auc = _auc(reconstruction_error, held_out, anomalies["matched"])
         assert rec_auc > 0.9, f"ganomaly: reconstruction-error AUC {rec_auc:.3f} on 'matched' (want > 0.9)"
     if name == "egbad":
-        # D learns to tell (x, E(x)) from (G(z), z): its loss falls from about 2 log 2 (measured: by 0.68-0.75x)
+        # D learns to tell (x, E(x)) from (G(z), z): its loss falls from about 2 log 2
         d = history["d_loss"]
         assert d[-1] < 0.85 * d[0], f"egbad: discriminator loss {d} (want the last < 0.85 x the first)"
