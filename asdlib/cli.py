@@ -5,6 +5,7 @@
     asd evaluate SCORE_DIR --ground-truth GT_DIR
     asd bench features [--clips N] [--device cpu]
     asd bench synth [--preset demo]
+    asd bench gpu [--device cuda] [--quick] [--updates 5] [--chapters STEM ...] [--reference]
     asd run notebooks/*.md --profile demo [--types ...] [--seeds ...] [--jobs N] [--resume]
     asd results [--runs runs] [--profile demo] [--out book/_generated/results.md]
     asd refresh-notebooks [notebooks/*.md]
@@ -105,8 +106,18 @@ def _bench(args: argparse.Namespace) -> int:
     if args.what == "features":
         from asdlib.bench.features import bench_features
 
-        bench_features(n_clips=args.clips, device=args.device, seed=args.seed, verbose=True)
+        bench_features(n_clips=args.clips, device=args.device or "cpu", seed=args.seed, verbose=True)
         return 0
+    if args.what == "gpu":
+        from asdlib.bench.gpu import bench_gpu
+
+        try:
+            result = bench_gpu(device=args.device or "cuda", quick=args.quick, updates=args.updates,
+                               chapters=args.chapters, seed=args.seed, reference=args.reference)
+        except RuntimeError as err:  # no CUDA: say so, fail
+            print(f"asd bench gpu: {err}", file=sys.stderr)
+            return 1
+        return 1 if result["failed"] else 0
     from asdlib.bench.synth import bench_synth
 
     bench_synth(preset=args.preset, seed=args.seed, jobs=args.jobs)
@@ -150,10 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder holding ground_truth_data/ and ground_truth_domain/")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("bench", help="benchmarks, with ratios against a reference measured in the same run")
-    p.add_argument("what", choices=["features", "synth"])
+    p = sub.add_parser("bench", help="benchmarks, with ratios against a reference measured in the same run; "
+                                     "gpu: every chapter's paper settings on CUDA in bf16")
+    p.add_argument("what", choices=["features", "synth", "gpu"])
     p.add_argument("--clips", type=int, default=64, help="features: number of ten-second clips")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default=None, help="features: cpu (default), cuda; gpu: cuda (default), cpu")
+    p.add_argument("--quick", action="store_true", help="gpu: the ci settings, 2 s clips, one update (the code path)")
+    p.add_argument("--updates", type=int, default=None, help="gpu: k of the timed runs of k and 2k updates")
+    p.add_argument("--chapters", nargs="+", default=None, metavar="STEM", help="gpu: chapter stems (default: all)")
+    p.add_argument("--reference", action="store_true", help="gpu: also time float32 and print bf16's speed-up")
     p.add_argument("--preset", choices=["ci", "demo", "full"], default="demo", help="synth: preset to time")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
