@@ -23,12 +23,13 @@ PRESET  ?= demo
 SEED    ?= 0
 SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)
 
-.PHONY: book test test-portability install lab synth refresh-notebooks clean help
+.PHONY: book test test-portability install lab synth refresh-notebooks clean help gpu-check
 
 help:
 	@echo "make book   run every chapter (papermill), then build the book (Jupyter Book, -W)"
 	@echo "make test   run the whole test suite"
 	@echo "make test-portability  the learning tests under several CPU kernel sets and thread counts"
+	@echo "make gpu-check  every chapter's paper settings on CUDA in bf16: updates/s, GPU memory and busy share, book time"
 	@echo "make lab    JupyterLab with Jupytext: open notebooks/*.md as notebooks"
 	@echo "make refresh-notebooks  re-execute the ci copies of the chapters that nbval checks"
 	@echo "make clean  remove generated data, caches and build outputs (keeps $(VENV))"
@@ -60,6 +61,12 @@ book: $(STAMP)
 		--chapters book/_generated/chapters
 	$(VENV)/bin/jupyter-book build . -W
 	@echo "The book: $(CURDIR)/_build/html/index.html"
+
+# Every chapter's paper settings for a few updates on CUDA in bf16 (asdlib/bench/gpu.py): updates per
+# second, peak GPU memory, the GPU's busy share and the estimated training time of the paper book.
+# Fails without CUDA; `asd bench gpu --device cpu --quick` runs the same code path on the CPU.
+gpu-check: $(STAMP)
+	$(ASD) bench gpu
 
 synth: $(STAMP)
 	$(ASD) synth --year $(YEAR) --preset $(PRESET) --seed $(SEED) --out $(SYNTH) --check
