@@ -19,14 +19,17 @@ and the bf16 run must:
 
 CPU autocast follows its own op lists, not CUDA's: this checks the trainers' code (what
 is cast back to float32, where autocast is switched off), not CUDA's kernels; ``asd bench
-gpu`` runs the paper settings on a GPU.
+gpu`` runs the paper settings on a GPU; its code path is tested at the end, on the CPU
+(``asd bench gpu --device cpu --quick``).
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import math
+from unittest import mock
 
 import pytest
 import torch
@@ -302,3 +305,118 @@ def test_wsp_nfcdee_nll_under_bf16_is_close_to_float32():
     assert approx.dtype == torch.float32
     # without the float32 cast of the transforms' parameters: up to 0.16 nats here
     assert (approx - exact).abs().max() < 0.06, (approx - exact).abs().max()
+
+
+# ----------------------------------------------------------------------------- asd bench gpu (make gpu-check)
+
+
+@pytest.fixture(scope="module")
+def quick_check():
+    """``asd bench gpu --device cpu --quick``, run once: its exit status, printed output and rows."""
+    from asdlib import cli
+    from asdlib.bench import gpu
+
+    rows = []
+    original = gpu.bench_gpu
+
+    def keep(*args, **kwargs):
+        result = original(*args, **kwargs)
+        rows.append(result)
+        return result
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), mock.patch.object(gpu, "bench_gpu", keep):
+        status = cli.main(["bench", "gpu", "--device", "cpu", "--quick"])
+    return status, out.getvalue(), rows[0]
+
+
+def test_gpu_check_quick_on_the_cpu_prints_its_table(quick_check):
+    from asdlib.bench.gpu import BUILDERS, COLUMNS
+
+    status, text, result = quick_check
+    assert status == 0, text
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["chapter", "system"])
+    assert all(column in lines[header] for column in COLUMNS), lines[header]
+    table = result["rows"]
+    assert list(table.columns[:len(COLUMNS)]) == COLUMNS and result["failed"] == 0
+    body = lines[header + 1:header + 1 + len(table)]
+    assert [line.split()[0] for line in body] == list(table["chapter"])  # one printed row per system
+    assert set(table["chapter"]) == set(BUILDERS) and (table["status"] == "ok").all()
+    assert (table["updates/s"] > 0).all() and (table["book updates"] > 0).all() and (table["est. h"] > 0).all()
+    assert table["peak GiB"].isna().all() and table["GPU busy"].isna().all()  # no GPU: "-"
+    assert table["x fp32"].isna().all()  # no --reference
+    float32 = table["system"].str.startswith(("IMDN", "WSP-NFCDEE"))  # float32 in the book (their trainers' default)
+    assert table.loc[~float32, "bf16"].all() and not table.loc[float32, "bf16"].any()
+    assert result["hours"] == pytest.approx(table["est. h"].sum())
+    assert "estimate of the whole 'paper' book's training" in text and "est. h = book updates /" in text
+
+
+def test_gpu_check_counts_the_paper_books_updates(quick_check):
+    """Hand-computed book updates of a few rows (the paper settings on the full preset: 6 sections x
+    1000 training clips per machine type, 10 s clips of 313 frames at hop 512, 2020 ToyCar 11 s)."""
+    table = quick_check[2]["rows"].set_index("system")["book updates"]
+    # one embedder for 42 000 clips, batch 64, 10 epochs, 11 configurations, 5 seeds
+    assert table["presented (11 configurations)"] == 5 * 11 * 10 * math.ceil(42_000 / 64)
+    # one WSP-NFCDEE per section: 2 types x 6 sections of 1000 clips, batch 64, 200 epochs
+    assert table["WSP-NFCDEE (128 mels)"] == 5 * 12 * 200 * math.ceil(1000 / 64)
+    # IMDN on valve: 313 - 30 + 1 = 284 windows per clip, batch 256, 30 epochs
+    assert table["IMDN (IGNN, 64 mels, 30 frames)"] == 5 * 30 * math.ceil(6000 * 284 / 256)
+    # the DCASE 2020 autoencoder: 309 vectors per 10 s clip (340 for ToyCar's 11 s), batch 512, 100 epochs,
+    # six types plus the curve run (ToyCar) per seed
+    per_type = [math.ceil(6000 * 309 / 512)] * 5 + [math.ceil(6000 * 340 / 512)]
+    assert table["DCASE 2020 autoencoder"] == 5 * 100 * (sum(per_type) + math.ceil(6000 * 340 / 512))
+
+
+def test_gpu_check_reference_times_float32_too():
+    """--reference: every row also in float32, the ratio printed (here the GAN chapter, on the CPU)."""
+    from asdlib.bench.gpu import bench_gpu
+
+    result = bench_gpu("cpu", quick=True, chapters=["gan_adaptations_dcase2020"], reference=True, verbose=False)
+    table = result["rows"]
+    assert len(table) == 4 and (table["status"] == "ok").all() and table["bf16"].all()
+    assert (table["x fp32"] > 0).all() and result["failed"] == 0
+
+
+def test_every_chapter_has_a_gpu_check():
+    from asdlib.bench.gpu import BUILDERS, NOTHING_TRAINED
+    from asdlib.chapters import CHAPTERS
+
+    assert set(CHAPTERS) == set(BUILDERS) | NOTHING_TRAINED and not set(BUILDERS) & NOTHING_TRAINED
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_gpu_check_without_cuda_says_so_and_fails(capsys):
+    from asdlib import cli
+
+    assert cli.main(["bench", "gpu"]) == 1
+    err = capsys.readouterr().err
+    assert "CUDA is not available" in err and "--device cpu --quick" in err
+
+
+def test_gpu_check_measures_a_case_with_warm_up_and_two_runs():
+    """The timed path of measure() (the GPU's), here on the CPU: a toy case of k and 2k updates."""
+    from asdlib.bench.gpu import Case, measure
+
+    built = []
+
+    def prepare(n):
+        built.append(n)
+        seed_everything(0)
+        model = nn.Linear(8, 3)
+        x, y = _noise(4 * n, 8), torch.arange(4 * n) % 3
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        return (lambda: train_epochs(model, TensorBatches(x, y, batch_size=4), lambda m, b: F.cross_entropy(
+            m(b[0]), b[1]), optimizer, 1, progress=False, amp="always")), n
+
+    numbers = measure(Case("chapter", "toy", "-", prepare, 100, 0), 3, torch.device("cpu"))
+    assert built == [1, 3, 6] and numbers["updates/s"] > 0 and numbers["bf16"]
+    assert math.isnan(numbers["peak GiB"]) and math.isnan(numbers["GPU busy"])
+
+
+def test_busy_share_is_the_union_of_the_kernels_over_the_wall_time():
+    from asdlib.bench.gpu import busy_share
+
+    assert busy_share([(5, 6), (0, 2), (1, 3)], 10) == pytest.approx(0.4)  # overlaps counted once
+    assert busy_share([(0, 4), (1, 2)], 10) == pytest.approx(0.4)  # one inside another
+    assert busy_share([(0, 30)], 10) == 1.0 and math.isnan(busy_share([], 0))
