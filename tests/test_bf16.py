@@ -414,6 +414,15 @@ def test_gpu_check_measures_a_case_with_warm_up_and_two_runs():
     assert math.isnan(numbers["peak GiB"]) and math.isnan(numbers["GPU busy"])
 
 
+def test_split_cuts_clips_into_exactly_the_windows_asked_for():
+    from asdlib.bench.gpu import _split
+
+    for total, per_clip in ((512, 186), (256, 214), (8, 33), (7, 2), (640, 1)):
+        clips, k = _split(total, per_clip)
+        assert clips * k == total and k <= per_clip and clips >= math.ceil(total / per_clip)
+    assert _split(512, 186) == (4, 128)
+
+
 def test_busy_share_is_the_union_of_the_kernels_over_the_wall_time():
     from asdlib.bench.gpu import busy_share
 

@@ -105,6 +105,15 @@ def _repeat(x: Tensor, n: int) -> Tensor:
     return x[torch.arange(n, device=x.device) % len(x)]
 
 
+def _split(total: int, per_clip: int) -> tuple[int, int]:
+    """``(clips, k)`` with ``clips * k == total`` and ``k <= per_clip``, the fewest clips: ``total``
+    windows or patches, ``k`` cut from each clip (so that an epoch is exactly the batches asked for)."""
+    clips = math.ceil(total / per_clip)
+    while total % clips:
+        clips += 1
+    return clips, total // clips
+
+
 def _piece_hop(n_total: int, n_frames: int, n_pieces: int | None) -> int:
     """The notebook ``aithu_classifiers``' hop between pieces: ``n_pieces`` evenly spaced (None: cover)."""
     k = n_pieces or math.ceil(n_total / n_frames)
@@ -192,6 +201,10 @@ class Context:
     def seeds(stem: str) -> int:
         return len(default_seeds(stem, "paper"))
 
+    def chapter(self, stem: str, year: int = 2022) -> tuple[Any, Any, Data, int]:
+        """A chapter's settings here, its paper settings, its data and its number of seeds."""
+        return self.settings(stem), self.paper(stem), self.data(year), self.seeds(stem)
+
     def batch(self, batch_size: int) -> int:
         return min(batch_size, QUICK_BATCH) if self.quick else batch_size
 
@@ -210,6 +223,13 @@ def _samples(seconds: float | None, clip_seconds: float = 10.0) -> int:
     return int(round((seconds or clip_seconds) * 16_000))
 
 
+def _how(seeds: int, models: str | None, epochs: int, batches: int | str, batch_size: int, runs: str = "seeds",
+         note: str = "") -> str:
+    """A row's count spelled out: ``5 seeds x 7 types x 100 epochs x 3622 batches of 512``."""
+    return " x ".join([f"{seeds} {runs}", *([models] if models else []), f"{epochs} epochs",
+                       f"{batches} batches of {batch_size}"]) + (f" ({note})" if note else "")
+
+
 def _bytes(x: Tensor, n: int) -> int:
     """Bytes of ``n`` rows shaped like ``x``'s."""
     return int(n * x[0].numel() * x.element_size())
@@ -225,7 +245,7 @@ def wilkinghoff_cases(ctx: Context) -> Iterator[Case]:
     from asdlib.train.embedding import train_embedder
 
     stem = "wilkinghoff_design_choices"
-    S, P, data = ctx.settings(stem), ctx.paper(stem), ctx.data(2022)
+    S, P, data, seeds = ctx.chapter(stem)
     rows = data.all_rows()
     if P.source_per_section is not None:
         rows = pd.concat([rows[rows["domain"] == "target"],
@@ -247,9 +267,9 @@ def wilkinghoff_cases(ctx: Context) -> Iterator[Case]:
                                        seed=ctx.seed, progress=False, amp=ctx.amp)), n
 
     yield Case(stem, "presented (11 configurations)", "all", prepare,
-               per_model * configs * ctx.seeds(stem), len(rows) * _samples(P.crop_seconds) * 4,
-               f"{ctx.seeds(stem)} seeds x {configs} configurations x {P.epochs} epochs x "
-               f"{_drop_single(len(rows), P.batch_size)} batches of {P.batch_size}")
+               per_model * configs * seeds, len(rows) * _samples(P.crop_seconds) * 4,
+               _how(seeds, f"{configs} configurations", P.epochs, _drop_single(len(rows), P.batch_size),
+                    P.batch_size))
 
 
 def gan_cases(ctx: Context) -> Iterator[Case]:
@@ -260,7 +280,7 @@ def gan_cases(ctx: Context) -> Iterator[Case]:
     from asdlib.train.gan import train_adversarial
 
     stem = "gan_adaptations_dcase2020"
-    S, P, data = ctx.settings(stem), ctx.paper(stem), ctx.data(2020)
+    S, P, data, seeds = ctx.chapter(stem, 2020)
     logmel = LogMelConfig()
     vectors_of = {}  # machine type -> training vectors of the paper book
     for mt in data.types:
@@ -272,7 +292,6 @@ def gan_cases(ctx: Context) -> Iterator[Case]:
                   else P.curve_vectors_per_clip for d in data.rows(curve_type)["duration"])
     mt = "fan"
     vectors = stack_frames(logmel(ctx.on_device(data.waves(mt))), 5).reshape(-1, 5 * logmel.n_mels)
-    seeds = ctx.seeds(stem)
     for system in SYSTEMS:
         b_paper = P.batch_size[system]
         batch = ctx.batch(S.batch_size[system])
@@ -293,8 +312,8 @@ def gan_cases(ctx: Context) -> Iterator[Case]:
             return (lambda: train_adversarial(model, x, d_reset_below=reset, **common)), n
 
         yield Case(stem, system, "all (fan timed)", prepare, book, _bytes(vectors, max(vectors_of.values())),
-                   f"{seeds} seeds x ({len(data.types)} types + 1 curve run of {curve_type}) x {P.epochs} epochs "
-                   f"x ~{_drop_single(vectors_of[mt], b_paper)} batches of {b_paper}")
+                   _how(seeds, f"({len(data.types)} types + 1 curve run of {curve_type})", P.epochs,
+                        f"~{_drop_single(vectors_of[mt], b_paper)}", b_paper))
 
 
 def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
@@ -312,8 +331,8 @@ def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
     from asdlib.train.wav2vec import pretrain_wav2vec
 
     stem = "aithu_classifiers"
-    S, P, data = ctx.settings(stem), ctx.paper(stem), ctx.data(2022)
-    seeds, types = ctx.seeds(stem), data.types
+    S, P, data, seeds = ctx.chapter(stem)
+    types = data.types
     n_clips = {mt: len(data.rows(mt)) for mt in types}
     paper_frames = LogMelConfig(hop_length=512).n_frames(int(round((P.clip_seconds or 10.0) * 16_000)))
     base_cfg = LogMelConfig(n_fft=BASELINE_FEATURE["n_fft"], hop_length=BASELINE_FEATURE["hop_length"],
@@ -337,8 +356,8 @@ def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
 
     yield Case(stem, "DCASE 2022 autoencoder baseline", "all (fan timed)", prepare_ae, book,
                _bytes(vectors, n_clips["fan"] * per_clip),
-               f"{seeds} seeds x {len(types)} types x {P.ae_epochs} epochs x "
-               f"{_drop_single(n_clips['fan'] * per_clip, P.ae_batch_size)} batches of {P.ae_batch_size}")
+               _how(seeds, f"{len(types)} types", P.ae_epochs, _drop_single(n_clips["fan"] * per_clip, P.ae_batch_size),
+                    P.ae_batch_size))
 
     # the MobileNetV2 baseline: 64-frame images, a validation split held out
     images = window_images(base_cfg(waves("fan")), S.mnv2_image_frames, S.mnv2_train_hop)
@@ -359,8 +378,8 @@ def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
 
     yield Case(stem, "DCASE 2022 MobileNetV2 baseline", "all (fan timed)", prepare_mnv2, book,
                fit["fan"] * P.mnv2_image_frames * base_cfg.n_mels * 4,
-               f"{seeds} seeds x {len(types)} types x {P.mnv2_epochs} epochs x "
-               f"{_drop_single(fit['fan'], P.mnv2_batch_size)} batches of {P.mnv2_batch_size}")
+               _how(seeds, f"{len(types)} types", P.mnv2_epochs, _drop_single(fit["fan"], P.mnv2_batch_size),
+                    P.mnv2_batch_size))
 
     # SC and MHCR with Table 3's settings per type; on the grid's type, SC with the other backbones
     def spec_config(setting, settings):
@@ -430,8 +449,8 @@ def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
                                                                            (bins - 1) // P.stft_pool)
         yield Case(stem, f"{system} ({network})", ", ".join(covered), prepare_sc, book,
                    n_clips[mt] * paper_pieces * int(n_freq) * n_paper * 4,  # the pieces, cut on the device
-                   f"{seeds} seeds x {len(covered)} type(s) x {P.epochs} epochs x "
-                   f"{_drop_single(n_clips[mt] * paper_pieces, P.batch_size)} batches of {P.batch_size}")
+                   _how(seeds, f"{len(covered)} type(s)", P.epochs,
+                        _drop_single(n_clips[mt] * paper_pieces, P.batch_size), P.batch_size))
 
     # SC-wav2vec: ECAPA-TDNN on the frozen wav2vec's context features (random weights here)
     _seeded(0)
@@ -458,8 +477,7 @@ def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
                             prediction_steps=P.w2v_steps).config
     yield Case(stem, "SC-wav2vec (Ecapa-tdnn)", "all (fan timed)", prepare_w2v_sc, book,
                n_clips["fan"] * paper_w2v.context_dim * paper_w2v.frames(_samples(P.clip_seconds)) * 4,
-               f"{seeds} seeds x {len(types)} types x {P.epochs} epochs x "
-               f"{_drop_single(n_clips['fan'], P.batch_size)} batches of {P.batch_size}")
+               _how(seeds, f"{len(types)} types", P.epochs, _drop_single(n_clips["fan"], P.batch_size), P.batch_size))
 
     # the wav2vec pre-training, once per run (asd run: one run per seed)
     n_pre = sum(n if P.w2v_pretrain_per_type is None else min(n, P.w2v_pretrain_per_type) for n in n_clips.values())
@@ -476,8 +494,8 @@ def aithu_classifier_cases(ctx: Context) -> Iterator[Case]:
 
     yield Case(stem, "wav2vec pre-training", "all (fan timed)", prepare_w2v, book,
                n_pre * _samples(P.clip_seconds) * 4,
-               f"{seeds} runs x {P.w2v_epochs} epochs x {n_batches(n_pre, P.w2v_batch_size)} batches of "
-               f"{P.w2v_batch_size} ({n_pre} clips)")
+               _how(seeds, None, P.w2v_epochs, n_batches(n_pre, P.w2v_batch_size), P.w2v_batch_size, "runs",
+                    f"{n_pre} clips"))
 
 
 def aithu_probabilistic_cases(ctx: Context) -> Iterator[Case]:
@@ -489,8 +507,7 @@ def aithu_probabilistic_cases(ctx: Context) -> Iterator[Case]:
     from asdlib.train.wsp_nfcdee import train_wsp_nfcdee
 
     stem = "aithu_probabilistic"
-    S, P, data = ctx.settings(stem), ctx.paper(stem), ctx.data(2022)
-    seeds = ctx.seeds(stem)
+    S, P, data, seeds = ctx.chapter(stem)
     table = aithu_tables_7_8(table="Table 8").set_index("machine_type")
     n_samples = {mt: int(round(data.rows(mt)["duration"].iloc[0] * 16_000)) for mt in data.types}
 
@@ -518,8 +535,8 @@ def aithu_probabilistic_cases(ctx: Context) -> Iterator[Case]:
 
         yield Case(stem, f"WSP-NFCDEE ({n_mels} mels)", ", ".join(covered), prepare_wsp, book,
                    int(max(per_section.values()) * 2 * n_mels * 4),
-                   f"{seeds} seeds x {len(per_section)} sections x {P.wsp_epochs} epochs x "
-                   f"{n_batches(max(per_section.values()), P.wsp_batch_size)} batches of {P.wsp_batch_size}")
+                   _how(seeds, f"{len(per_section)} sections", P.wsp_epochs,
+                        n_batches(max(per_section.values()), P.wsp_batch_size), P.wsp_batch_size))
 
     # IMDN: one network per machine type; rows by network, mels, FFT size and window
     groups: dict[tuple, list[str]] = collections.OrderedDict()
@@ -539,18 +556,17 @@ def aithu_probabilistic_cases(ctx: Context) -> Iterator[Case]:
 
         def prepare_imdn(n: int, mels=mels, network=network, n_mels=n_mels, n_frames=n_frames, batch=batch,
                          per_clip=per_clip):
-            clips = math.ceil(n * batch / per_clip)
-            w = math.ceil(n * batch / clips)  # windows per clip: the clips cut to give about n batches
+            clips, w = _split(n * batch, per_clip)  # w windows per clip: the clips cut to give n batches
             x = _repeat(mels, clips)[..., :n_frames + (w - 1) * S.imdn_train_stride]
             _seeded(ctx.seed)
             net = build_imdn(network, n_mels, n_frames, n_components=S.imdn_components)
             return (lambda: train_imdn(net, x, epochs=1, batch_size=batch, lr=S.imdn_lr, device=ctx.device,
-                                       seed=ctx.seed, stride=S.imdn_train_stride)), n_batches(clips * w, batch)
+                                       seed=ctx.seed, stride=S.imdn_train_stride)), n
 
         yield Case(stem, f"IMDN ({network}, {n_mels} mels, {frames} frames)", ", ".join(covered), prepare_imdn,
                    book, len(data.rows(mt)) * n_mels * cfg.n_frames(n_samples[mt]) * 4,
-                   f"{seeds} seeds x {len(covered)} type(s) x {P.imdn_epochs} epochs x "
-                   f"{n_batches(paper_windows[mt], P.imdn_batch_size)} batches of {P.imdn_batch_size}")
+                   _how(seeds, f"{len(covered)} type(s)", P.imdn_epochs,
+                        n_batches(paper_windows[mt], P.imdn_batch_size), P.imdn_batch_size))
 
 
 def aegan_cases(ctx: Context) -> Iterator[Case]:
@@ -561,8 +577,7 @@ def aegan_cases(ctx: Context) -> Iterator[Case]:
     from asdlib.train.classifier import train_classifier
 
     stem = "aithu_aegan_ensembles"
-    S, P, data = ctx.settings(stem), ctx.paper(stem), ctx.data(2022)
-    seeds = ctx.seeds(stem)
+    S, P, data, seeds = ctx.chapter(stem)
     # the notebook's DISC_TYPES, ADA_TYPES, NO_FIRST_NORM
     disc_types, ada_types, no_first_norm = ("gearbox", "slider"), ("ToyCar", "gearbox"), ("bearing", "fan", "ToyCar")
     groups: dict[tuple[bool, bool], list[str]] = collections.OrderedDict()
@@ -581,8 +596,7 @@ def aegan_cases(ctx: Context) -> Iterator[Case]:
         batch = ctx.batch(S.batch_size)
 
         def prepare_aegan(n: int, scaled=scaled, per_clip=per_clip, critic=critic, ada=ada, mt=mt, batch=batch):
-            clips = math.ceil(n * batch / per_clip)
-            w = math.ceil(n * batch / clips)  # patches per clip: the clips cut to give about n batches
+            clips, w = _split(n * batch, per_clip)  # w patches per clip: the clips cut to give n batches
             patches = patch_clips(_repeat(scaled, clips)[..., :S.patch_size + (w - 1) * S.train_hop], S.patch_size,
                                   hop=S.train_hop)
             sections = torch.arange(clips, device=ctx.device) % 6
@@ -591,14 +605,13 @@ def aegan_cases(ctx: Context) -> Iterator[Case]:
                                      first_norm=mt not in no_first_norm)
             disc = AEGANDiscriminator(size=S.patch_size, width=S.width) if critic else None
             return (lambda: train_aegan(model, patches, sections, disc, epochs=1, batch_size=batch, lr=S.lr, mu=S.mu,
-                                        gp_lambda=S.gp_lambda, device=ctx.device, seed=ctx.seed, amp=ctx.amp)), \
-                n_batches(clips * w, batch)
+                                        gp_lambda=S.gp_lambda, device=ctx.device, seed=ctx.seed, amp=ctx.amp)), n
 
         kind = "WGAN-GP + feature matching" if critic else "MSE"
         yield Case(stem, f"AEGAN-AD ({kind}{', adaptive LayerNorm' if ada else ''})", ", ".join(covered),
                    prepare_aegan, book, int(len(data.rows(mt)) * P.n_mels * paper_cfg.n_frames(160_000) * 4),
-                   f"{seeds} seeds x {len(covered)} type(s) x {P.epochs} epochs x "
-                   f"{n_batches(len(data.rows(mt)) * paper_per_clip[mt], P.batch_size)} batches of {P.batch_size}")
+                   _how(seeds, f"{len(covered)} type(s)", P.epochs,
+                        n_batches(len(data.rows(mt)) * paper_per_clip[mt], P.batch_size), P.batch_size))
 
     # the domain classifier: all target clips and twice as many source clips per type
     cfg = LogMelConfig(n_fft=2048, hop_length=512, n_mels=S.dc_n_mels)
@@ -624,8 +637,8 @@ def aegan_cases(ctx: Context) -> Iterator[Case]:
     dc_frames = P.dc_frames or LogMelConfig(n_fft=2048, hop_length=512).n_frames(160_000)
     yield Case(stem, "domain classifier (Cnn6)", "all (fan timed)", prepare_dc, book,
                fit["fan"] * P.dc_n_mels * dc_frames * 4,
-               f"{seeds} seeds x {len(data.types)} types x {P.dc_epochs} epochs x "
-               f"{_drop_single(fit['fan'], P.dc_batch_size)} batches of {P.dc_batch_size}")
+               _how(seeds, f"{len(data.types)} types", P.dc_epochs, _drop_single(fit["fan"], P.dc_batch_size),
+                    P.dc_batch_size))
 
 
 def ustc_cases(ctx: Context) -> Iterator[Case]:
@@ -638,8 +651,7 @@ def ustc_cases(ctx: Context) -> Iterator[Case]:
     from asdlib.train.wav2vec2 import pretrain_wav2vec2
 
     stem = "ustc_tgram_wav2vec"
-    S, P, data = ctx.settings(stem), ctx.paper(stem), ctx.data(2022)
-    seeds = ctx.seeds(stem)
+    S, P, data, seeds = ctx.chapter(stem)
     types = list(P.types or data.types)
 
     def kept(mt, settings):
@@ -669,8 +681,8 @@ def ustc_cases(ctx: Context) -> Iterator[Case]:
 
     yield Case(stem, "wav2vec 2.0 pre-training", "all (fan timed)", prepare_w2v, book,
                int(pre * paper_samples * 4),
-               f"{seeds} runs x {P.w2v_epochs} epochs x {n_batches(pre, P.w2v_batch_size)} batches of "
-               f"{P.w2v_batch_size} ({pre} clips)")
+               _how(seeds, None, P.w2v_epochs, n_batches(pre, P.w2v_batch_size), P.w2v_batch_size, "runs",
+                    f"{pre} clips"))
 
     # experiments 1 to 5 of Table I
     torch.manual_seed(0)
@@ -704,8 +716,8 @@ def ustc_cases(ctx: Context) -> Iterator[Case]:
         per_clip = paper_samples * 4 + (paper_hidden if uses_w2v else 0)
         yield Case(stem, f"Exp. {exp}: {' + '.join(channels)}{' + attributes' if aux else ''}", "all (fan timed)",
                    prepare_exp, book, int(n_clips[mt] * per_clip),
-                   f"{seeds} seeds x {len(types)} types x {P.epochs} epochs x "
-                   f"{_drop_single(n_clips[mt], P.batch_size)} batches of {P.batch_size}")
+                   _how(seeds, f"{len(types)} types", P.epochs, _drop_single(n_clips[mt], P.batch_size),
+                        P.batch_size))
 
     # the autoencoder baseline on the same crops
     logmel = LogMelConfig()
@@ -723,8 +735,8 @@ def ustc_cases(ctx: Context) -> Iterator[Case]:
 
     yield Case(stem, "DCASE autoencoder baseline", "all (fan timed)", prepare_ae, book,
                _bytes(vectors, n_clips[mt] * per_clip),
-               f"{seeds} seeds x {len(types)} types x {P.ae_epochs} epochs x "
-               f"{_drop_single(n_clips[mt] * per_clip, P.ae_batch_size)} batches of {P.ae_batch_size}")
+               _how(seeds, f"{len(types)} types", P.ae_epochs, _drop_single(n_clips[mt] * per_clip, P.ae_batch_size),
+                    P.ae_batch_size))
 
 
 BUILDERS: dict[str, Callable[[Context], Iterator[Case]]] = {
@@ -941,7 +953,8 @@ def bench_gpu(
     say(f"asd bench gpu: {name} ({dev}), torch {torch.__version__}, bf16 autocast {how}; settings: profile "
         f"'{ctx.profile}'{', batches <= ' + str(QUICK_BATCH) if quick else ''}; clips of the '{clips}' preset "
         f"({PRESETS[clips].duration:g} s), {HANDFUL} per machine type rendered in memory; "
-        + (f"one run of {updates} update(s) per row" if quick else f"timed runs of {updates} and {2 * updates} updates"))
+        + (f"one run of {updates} update(s) per row" if quick
+           else f"timed runs of {updates} and {2 * updates} updates"))
     if quick:
         say("--quick: tiny models and clips; the estimate below only checks the arithmetic")
     threads = torch.get_num_threads()
