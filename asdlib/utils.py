@@ -93,3 +93,28 @@ def as_tensor(x, name: str):
         return torch.as_tensor(np.asarray(x))
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a tensor or an array; got {type(x).__name__}") from err
+
+
+def lazy_exports(package: str, namespace: dict, exports: dict[str, str]):
+    """``__getattr__`` and ``__dir__`` for a package barrel that imports its names on first use.
+
+    ``exports`` maps a name to its submodule (``"module:attribute"`` where the barrel
+    renames it); a resolved name is cached in the package's ``namespace``. Use::
+
+        __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+    """
+    import importlib
+
+    def __getattr__(name: str):
+        target = exports.get(name)
+        if target is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module, _, attribute = target.partition(":")
+        value = getattr(importlib.import_module(f"{package}.{module}"), attribute or name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__

@@ -12,9 +12,9 @@ Typical use (features already on the device)::
 
 from __future__ import annotations
 
-import importlib
+from asdlib.utils import lazy_exports
 
-from asdlib.train.mixup import mixup  # eager: the name is also its module's, which a lazy import would shadow
+from asdlib.train.mixup import mixup  # noqa: F401 eager: the name is also its module's, which a lazy import would shadow
 
 # name -> its module ("module:attribute" where the barrel renames it), imported on first use:
 # `import asdlib.train` stays cheap, and the torch-free commands never load these modules.
@@ -43,15 +43,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'asdlib.train' has no attribute {name!r}")
-    module, _, attribute = target.partition(":")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
