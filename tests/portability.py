@@ -51,7 +51,7 @@ def run_one(isa: str, threads: int, extra: list[str]) -> dict:
         report = Path(tmp) / "junit.xml"
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "pytest", "-m", "learning", "-q", "-p", "no:cacheprovider",
-                               "-p", "no:nbval", f"--junitxml={report}", *extra],
+                               f"--junitxml={report}", *extra],
                               cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         failed, passed = [], 0
