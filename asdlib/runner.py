@@ -83,6 +83,7 @@ PREV_NOTEBOOK_NAME = "notebook.prev.ipynb"
 PLAN_NAME = "plan.json"  # <out>/<profile>/<notebook>/plan.json: the tags of the latest asd run
 LOCK_NAME = ".lock"      # held (flock) by the worker executing the run
 LOCK_WAIT_S = 15.0       # how long a batch waits for a run another batch holds
+NOT_STARTED = "not started: the batch was interrupted"
 KERNEL_NAME = "python3"
 NOTEBOOK_SUFFIXES = (".md", ".ipynb")
 
@@ -499,7 +500,7 @@ class _Pool:
         its exit status and output."""
         with self.lock:
             if self.stopping:
-                return -signal.SIGTERM, "not started: the batch was interrupted"
+                return -signal.SIGTERM, NOT_STARTED
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, errors="replace",
                                     start_new_session=True, pass_fds=tuple(pass_fds),
@@ -566,6 +567,8 @@ def attempt_run(spec: RunSpec, *, pool: _Pool, resume: bool, command: str, lock_
     in a thread per run, a Slurm array task (:func:`asdlib.executors.run_task`) in the
     job itself, so the run folder, its lock and its record are the same whoever executes it."""
     run_dir = spec.run_path
+    if pool.stopping:  # the batch was interrupted before this run started: leave its folder as it is
+        return False, NOT_STARTED
     try:
         fd = lock_run(run_dir, wait=lock_wait)
     except RunBusy as err:
@@ -575,6 +578,8 @@ def attempt_run(spec: RunSpec, *, pool: _Pool, resume: bool, command: str, lock_
     try:
         if resume and spec.is_complete():  # completed by another batch while this one waited
             return True, ""
+        if pool.stopping:
+            return False, NOT_STARTED
         _clean(run_dir)  # no stale record/notebook even if the worker never starts
         payload = json.dumps({"spec": asdict(spec), "command": command, "parent": os.getpid()})
         code, output = pool.run([sys.executable, "-m", "asdlib.runner", _WORKER_FLAG, payload],

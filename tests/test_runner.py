@@ -560,3 +560,19 @@ def test_a_corrupted_record_is_named_by_asd_results(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(folder / "record.json") in err and "not a readable results record" in err
     assert not (tmp_path / "results.md").exists()
+
+
+def test_a_run_not_started_before_the_batch_was_interrupted_keeps_its_folder(tmp_path):
+    """Runs still queued when a batch is stopped are reported 'not started' and their folders
+    (an earlier good result included) are left exactly as they were."""
+    from asdlib.runner import NOT_STARTED, _Pool, attempt_run
+
+    nb = write_notebook(tmp_path / "nb")
+    (spec,) = plan_runs([nb], "ci", machine_types=["fan"], out=tmp_path / "runs")
+    spec.run_path.mkdir(parents=True)
+    (spec.run_path / "record.json").write_text('{"good": true}')
+    (spec.run_path / "notebook.ipynb").write_text("{}")
+    pool = _Pool()
+    pool.stop()
+    assert attempt_run(spec, pool=pool, resume=False, command="test", lock_wait=0.0) == (False, NOT_STARTED)
+    assert listing(spec.run_path) == ["notebook.ipynb", "record.json"]
