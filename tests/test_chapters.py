@@ -119,4 +119,4 @@ def test_no_helper_is_defined_in_two_notebooks_and_no_network_in_any():
 def test_notebooks_do_not_copy_the_settings_into_every_result(source):
     """The record holds the resolved settings once (record["settings"])."""
     text = source.read_text()
-    assert "profile_settings" not in text and "dict(S)" not in text and "S.items()" not in text
+    assert "profile_settings" not in text and not re.search(r"\bdict\(S\)|\bS\.items\(\)", text)

@@ -513,9 +513,15 @@ def test_a_run_locked_by_another_batch_is_left_untouched(tmp_path, capsys, monke
     assert json.loads((folder / "record.json").read_text()) == {"good": True}
 
 
+def _default_sigint() -> None:
+    # a shell without job control starts background commands (CI, nohup ... &) with SIGINT
+    # ignored, and Python then keeps it ignored: give the child the terminal's default
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _asd(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "asdlib.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **kwargs)
 
 
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
