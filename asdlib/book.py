@@ -170,29 +170,8 @@ def per_type_table(per_type: pd.DataFrame, overall: pd.DataFrame | None, system:
 
 
 
-# --------------------------------------------------------------------------- figures
-
-DOMAIN_LABEL_STYLE = ((("source", "normal"), "C0", "-"), (("target", "normal"), "C1", "-"),
-                      (("source", "anomaly"), "C0", ":"), (("target", "anomaly"), "C1", ":"))
-"""(domain, label) -> colour and line style: blue source, orange target; solid normal, dotted anomalous."""
+# Figures shared by the chapters live in asdlib.plots.
 
 
-def score_histograms(ax, scores: pd.DataFrame, column: str = "score", bins=20, clip_percentiles=None) -> None:
-    """Step histograms of ``scores[column]`` per domain and label on ``ax`` (:data:`DOMAIN_LABEL_STYLE`).
-    ``clip_percentiles=(2, 98)`` counts heavy tails in the edge bins."""
-    import numpy as np
-
-    values = scores[column]
-    if clip_percentiles is not None:
-        low, high = np.percentile(values, clip_percentiles)
-        values = values.clip(low, high)
-        edges = np.linspace(low, high, bins + 1)
-    else:
-        edges = np.histogram_bin_edges(values, bins=bins)
-    for (domain, label), colour, line_style in DOMAIN_LABEL_STYLE:
-        mine = values[(scores["domain"] == domain) & (scores["label"] == label)]
-        ax.hist(mine, bins=edges, histtype="step", color=colour, ls=line_style, lw=1.3, label=f"{domain} {label}")
-
-
-__all__ = ["DOMAIN_LABEL_STYLE", "PLOT_STYLE", "mean_std", "over_seeds", "per_type_table", "published_value",
-           "row_index", "score_histograms", "settings_table", "setup", "show", "shown_setting", "style"]
+__all__ = ["PLOT_STYLE", "mean_std", "over_seeds", "per_type_table", "published_value",
+           "row_index", "settings_table", "setup", "show", "shown_setting", "style"]

@@ -9,7 +9,8 @@ the book's results page (:func:`write_results_page`, ``asd results``).
 Our tables
 ----------
 One table per (DCASE edition, data source): one row per (paper, system), one column
-per machine type plus ``all types``. A cell is ``mean ± std (n)`` over seeds, in percent:
+per machine type plus ``all types``. A cell is ``mean ± std`` over seeds, in percent, and
+the caption says over how many seeds (``n``; a cell with fewer seeds than the rest is named):
 
 - DCASE 2022/2023 records: the per-type official h-mean (``types[<type>]["hmean"]`` of
   :meth:`asdlib.metrics.dcase.EvaluationResult.to_dict`: the h-mean of every
@@ -213,12 +214,30 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float, int]:
 
 
 def format_cell(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
-    """``mean ± std (n)`` in percent; ``mean (n=1)`` for one seed; ``–`` for no value."""
+    """``mean ± std`` in percent; the mean alone for one seed; ``–`` for no value. The number of
+    seeds goes in the table's caption (:func:`seeds_note`), so a cell stays short."""
     if n == 0 or mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
     if n == 1 or math.isnan(std):
-        return f"{mean * scale:.{digits}f} (n=1)"
-    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f} (n={n})"
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def seeds_note(n: pd.DataFrame) -> str:
+    """What a caption says about the seeds of a table's cells (``n``: seeds per cell, 0 = empty):
+    ``n = 3 seeds per cell``, or the most common ``n`` and every cell that differs."""
+    counts = n.stack()
+    counts = counts[counts > 0]
+    if counts.empty:
+        return "no cell has a value"
+    common = int(counts.mode().iloc[0])
+    unit = "seed" if common == 1 else "seeds"
+    odd = counts[counts != common]
+    if odd.empty:
+        return f"n = {common} {unit} per cell" + (" (no standard deviation)" if common == 1 else "")
+    where = "; ".join(f"{' / '.join(map(str, key[:-1] if isinstance(key, tuple) else (key,)))}, {key[-1]}: n = {int(v)}"
+                      for key, v in odd.items())
+    return f"n = {common} {unit} per cell, except {where}"
 
 
 def _type_columns(types: Iterable[str]) -> list[str]:
@@ -277,9 +296,11 @@ def results_tables(records: Iterable[Mapping[str, Any]], profile: str | None = N
                 else "Mean AUC over the machine IDs of each type (all types: mean over the types)")
         prof = profile if profile is not None else ", ".join(sorted(map(str, grp["profile"].unique())))
         caption = (f"Ours: DCASE {edition}, {label}; profile '{prof}'. {what}, in %, "
-                   "mean ± std over seeds (n = number of seeds).")
+                   f"mean ± std over seeds; {seeds_note(n)}.")
+        head = f"Ours: DCASE {edition}, {label}; profile '{prof}'. {what}, in %, mean ± std over seeds"
         tables.append(ResultsTable(caption=caption, cells=cells, mean=mean, std=std, n=n,
-                                   meta={"dataset": int(edition), "data_label": label, "metric": metric,
+                                   meta={"head": head,
+                                         "dataset": int(edition), "data_label": label, "metric": metric,
                                          "synthetic": label.startswith("SYNTHETIC"), "profile": prof,
                                          "papers": list(dict.fromkeys(index.get_level_values("paper")))}))
     return tables
@@ -430,16 +451,25 @@ def _no_records_text(runs_dir: Path, profile: str) -> str:
             f"`asd results --runs {runs_dir} --profile {profile}`.")
 
 
+def _wide(block: str) -> str:
+    # a container the book's stylesheet (book/_static/asd-book.css) keeps on one line per cell
+    return f":::{{container}} asd-results\n{block}\n:::"
+
+
 def results_page(runs_dir: str | os.PathLike, profile: str,
-                 published: str | os.PathLike | pd.DataFrame | None = None) -> str:
-    """The MyST markdown of the results page (what :func:`write_results_page` writes)."""
+                 published: str | os.PathLike | pd.DataFrame | None = None, figure: str | None = None) -> str:
+    """The MyST markdown of the results page (what :func:`write_results_page` writes); ``figure``:
+    the file name of the summary figure (:func:`summary_figure`) beside the page, shown first."""
     runs_dir = Path(runs_dir)
     records = collect_records(runs_dir, profile)
     pub = published if isinstance(published, pd.DataFrame) else load_published(published)
     ours = results_tables(records, profile=profile)
     synthetic = any(t.meta["synthetic"] for t in ours)
 
-    parts = ["# Results", "", EXPLANATION]
+    parts = ["# Results", ""]
+    if figure:
+        parts += [f":::{{figure}} {figure}", ":name: fig-results-summary", ":width: 100%", "", SUMMARY_CAPTION, ":::", ""]
+    parts += [EXPLANATION]
     if synthetic:
         parts += [":::{warning}",
                   "Numbers on this page marked **SYNTHETIC** come from the asdlib synthetic data "
@@ -463,14 +493,15 @@ def results_page(runs_dir: str | os.PathLike, profile: str,
         if mine:
             for t in mine:
                 cells = t.cells.xs(paper, level="paper", drop_level=True)
-                parts += [_myst_table(t.caption, cells), ""]
+                caption = f"{t.meta['head']}; {seeds_note(t.n.xs(paper, level='paper', drop_level=True))}."
+                parts += [_wide(_myst_table(caption, cells)), ""]
         else:
             parts += [f"No records of this paper for profile `{profile}` yet.", ""]
         theirs = published_tables(pub, paper=paper)
         parts += [f"### {PUBLISHED_LABEL[0].upper()}{PUBLISHED_LABEL[1:]}", ""]
         if theirs:
             for t in theirs:
-                parts += [t.to_markdown(), ""]
+                parts += [_wide(t.to_markdown()), ""]
                 if t.meta.get("notes"):
                     parts += ["Notes on these numbers:", ""] + [f"- {_escape(n)}" for n in t.meta["notes"]] + [""]
         else:
@@ -481,17 +512,128 @@ def results_page(runs_dir: str | os.PathLike, profile: str,
         times = run_times(records).drop(columns=["total_s"])
         caption = (f"Wall time of the chapter notebooks, profile '{profile}', from {len(records)} "
                    "record(s): total = sum over its runs (machine types x seeds), and the longest run.")
-        parts += [_myst_table(caption, times), ""]
+        parts += [_wide(_myst_table(caption, times)), ""]
     else:
         parts += ["No records, so no run times.", ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
+SUMMARY_FIGURE = "results_summary.png"
+"""The summary figure's file name, written beside the results page."""
+
+SUMMARY_CAPTION = (
+    "Every chapter at a glance: per system, our summary over machine types (the official score on DCASE "
+    "2022 data, the mean AUC on DCASE 2020 data; mean ± std over seeds, blue), the paper's number for the "
+    "same system where the paper prints one (orange diamond, real DCASE data) and the reference detector "
+    "on our data (grey dashed line). Each panel names its data; numbers on SYNTHETIC data are not "
+    "comparable to the papers'.")
+
+PAPER_SYSTEM_NAMES: dict[str, str] = {
+    "DCASE 2022 autoencoder baseline": "baseline-AE",
+    "DCASE 2022 MobileNetV2 baseline": "baseline-MobileNetV2",
+    "DCASE 2020 autoencoder": "DCASE",
+    "Skip-GANomaly": "SGANomaly",
+}
+"""Our system name -> the paper's, where the two differ (a system whose name is the paper's needs none)."""
+
+REFERENCE_PREFIX = "reference:"
+"""Systems whose name starts so are the reference detector (the first chapter's), drawn as a line."""
+
+
+def summary_frame(records: Iterable[Mapping[str, Any]], published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (data, chapter, system): our summary over machine types (``ALL_TYPES`` of
+    :func:`scores_long`; mean, std and n over seeds, in percent), the paper's value of the same
+    system and metric (published row with ``machine_type == "all"``, through
+    :data:`PAPER_SYSTEM_NAMES`; the first printed when several tables give one) and the reference
+    detector's on the same data (the mean of its ``ALL_TYPES`` rows)."""
+    long = scores_long(records)
+    columns = ["data_label", "dataset", "metric", "notebook", "paper", "system", "ours", "ours_std", "n",
+               "paper_value", "reference"]
+    if long.empty:
+        return pd.DataFrame(columns=columns)
+    summary = long[long["machine_type"] == ALL_TYPES]
+    pub = published if published is not None else load_published()
+    pub_all = pub[pub["machine_type"] == "all"]
+    rows = []
+    for (label, dataset, metric), grp in summary.groupby(["data_label", "dataset", "metric"], sort=True):
+        ref = grp[grp["system"].str.startswith(REFERENCE_PREFIX)]
+        reference = 100 * float(ref["value"].mean()) if len(ref) else math.nan
+        for (notebook, paper, system), cell in grp.groupby(["notebook", "paper", "system"], sort=False):
+            if system.startswith(REFERENCE_PREFIX):
+                continue
+            types = set(long.loc[(long["data_label"] == label) & (long["paper"] == paper) & (long["system"] == system)
+                                 & (long["machine_type"] != ALL_TYPES), "machine_type"])
+            cell = cell[[set(c) == types for c in cell["types_covered"]]]   # seeds with every type only
+            if cell.empty:
+                continue
+            mean, std, n = _mean_std(cell["value"])
+            theirs = pub_all[(pub_all["paper"] == paper) & (pub_all["metric"] == metric)
+                             & (pub_all["system"] == PAPER_SYSTEM_NAMES.get(system, system))]["value"]
+            rows.append({"data_label": label, "dataset": int(dataset), "metric": metric, "notebook": notebook,
+                         "paper": paper, "system": system, "ours": 100 * mean, "ours_std": 100 * std, "n": n,
+                         "paper_value": float(theirs.iloc[0]) if len(theirs) else math.nan,
+                         "reference": reference})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summary_figure(records: Iterable[Mapping[str, Any]], published: pd.DataFrame | None = None):
+    """The results page's first figure (:data:`SUMMARY_CAPTION`): one panel per (chapter, data),
+    one row per system, ours against the paper's and the reference detector's. None without
+    records of any system."""
+    frame = summary_frame(records, published)
+    if frame.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(frame.groupby(["notebook", "data_label"], sort=True))
+    heights = [1.2 + 0.32 * len(grp) for _, grp in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, sum(heights) + 0.6), squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": heights})
+    for ax, ((notebook, label), grp) in zip(axes[:, 0], panels):
+        y = np.arange(len(grp))[::-1]
+        ax.errorbar(grp["ours"], y, xerr=grp["ours_std"].fillna(0), fmt="o", color="C0", capsize=2, label="ours")
+        has_paper = grp["paper_value"].notna()
+        if has_paper.any():
+            ax.scatter(grp.loc[has_paper, "paper_value"], y[has_paper.to_numpy()], marker="D", color="C1", s=28,
+                       zorder=3, label="paper (real DCASE data)")
+        reference = grp["reference"].iloc[0]
+        if not math.isnan(reference):
+            ax.axvline(reference, color="0.45", ls="--", lw=1, label="reference detector (ours)")
+        ax.axvline(50, color="0.75", ls=":", lw=0.8)
+        ax.set_yticks(y, [f"{s} (n={n})" for s, n in zip(grp["system"], grp["n"])], fontsize=8)
+        metric = "official score (h-mean, %)" if grp["metric"].iloc[0] == "hmean" else "mean AUC over machine IDs (%)"
+        ax.set_xlabel(metric, fontsize=8)
+        ax.set_title(f"{notebook}: {grp['paper'].iloc[0]}\n{label}", fontsize=9, loc="left")
+        ax.grid(axis="y", color="0.93")
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    synthetic = frame["data_label"].str.startswith("SYNTHETIC").any()
+    fig.suptitle("Ours, the paper's and the reference detector's summary per chapter"
+                 + ("\nSYNTHETIC data: not comparable to the papers' numbers" if synthetic else ""), fontsize=10)
+    return fig
+
+
 def write_results_page(runs_dir: str | os.PathLike, profile: str, out_path: str | os.PathLike,
                        published: str | os.PathLike | pd.DataFrame | None = None) -> Path:
-    """Write the book's results page (MyST markdown) atomically; returns its path."""
+    """Write the book's results page (MyST markdown) atomically, with the summary figure
+    (:func:`summary_figure`, :data:`SUMMARY_FIGURE` beside the page) when there are records;
+    returns the page's path."""
     out_path = Path(out_path)
-    atomic_write_text(out_path, results_page(runs_dir, profile, published))
+    pub = published if isinstance(published, pd.DataFrame) else load_published(published)
+    fig = summary_figure(collect_records(runs_dir, profile), pub)
+    figure = None
+    if fig is not None:
+        import matplotlib.pyplot as plt
+
+        target = out_path.with_name(SUMMARY_FIGURE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        plt.close(fig)
+        figure = SUMMARY_FIGURE
+    atomic_write_text(out_path, results_page(runs_dir, profile, pub, figure=figure))
     return out_path
 
 

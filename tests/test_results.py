@@ -89,16 +89,16 @@ def test_table_mean_std_over_seeds_hand_computed(runs):
     assert t2022.mean.loc[key, "fan"] == pytest.approx(0.65)
     assert t2022.std.loc[key, "fan"] == pytest.approx(0.1 / math.sqrt(2))
     assert t2022.n.loc[key, "fan"] == 2
-    assert t2022.cells.loc[key, "fan"] == "65.00 ± 7.07 (n=2)"
-    assert t2022.cells.loc[key, "valve"] == "85.00 ± 7.07 (n=2)"
+    assert t2022.cells.loc[key, "fan"] == "65.00 ± 7.07"
+    assert t2022.cells.loc[key, "valve"] == "85.00 ± 7.07"
     # all types = official score per seed (h-mean over every section of both types), then mean ± std
     s0, s1 = 2 * 0.6 * 0.8 / 1.4, 2 * 0.7 * 0.9 / 1.6          # 0.685714..., 0.7875
     assert t2022.mean.loc[key, ALL_TYPES] == pytest.approx((s0 + s1) / 2)
     assert t2022.std.loc[key, ALL_TYPES] == pytest.approx(abs(s0 - s1) / math.sqrt(2))
-    assert t2022.cells.loc[key, ALL_TYPES] == "73.66 ± 7.20 (n=2)"
+    assert t2022.cells.loc[key, ALL_TYPES] == "73.66 ± 7.20"
     # DCASE 2020: mean AUC per type, over seeds
-    assert t2020.cells.loc[(PAPER_2020, "GANomaly"), "ToyCar"] == "60.00 ± 14.14 (n=2)"
-    assert t2020.cells.loc[(PAPER_2020, "GANomaly"), ALL_TYPES] == "60.00 ± 14.14 (n=2)"
+    assert t2020.cells.loc[(PAPER_2020, "GANomaly"), "ToyCar"] == "60.00 ± 14.14"
+    assert t2020.cells.loc[(PAPER_2020, "GANomaly"), ALL_TYPES] == "60.00 ± 14.14"
 
 
 def test_captions_name_data_source_and_profile(runs):
@@ -158,10 +158,16 @@ def test_page_written_atomically_and_labels_synthetic(runs, tmp_path, monkeypatc
     out = tmp_path / "book" / "_generated" / "results.md"
     assert write_results_page(runs, "demo", out) == out
     assert calls == [out]
-    assert [p.name for p in out.parent.iterdir()] == ["results.md"]  # no temporary file left
+    # the page and its summary figure, no temporary file left
+    assert sorted(p.name for p in out.parent.iterdir()) == ["results.md", results.SUMMARY_FIGURE]
     page = out.read_text()
     assert page.startswith("# Results")
-    assert "SYNTHETIC" in page and "73.66 ± 7.20 (n=2)" in page
+    # the summary figure opens the page, before the explanation
+    assert page.index(f":::{{figure}} {results.SUMMARY_FIGURE}") < page.index("Every number on this page")
+    assert (out.parent / results.SUMMARY_FIGURE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # n goes in the caption, not in the cells
+    assert "(n=" not in page and "n = 2 seeds per cell" in page
+    assert "SYNTHETIC" in page and "73.66 ± 7.20" in page
     assert "published in the paper (real dcase data)" in page.lower() and "52.61" in page
     assert "## Run times per chapter" in page and "2 min 05 s" in page
 
@@ -169,7 +175,7 @@ def test_page_written_atomically_and_labels_synthetic(runs, tmp_path, monkeypatc
 def test_page_without_records_says_so(tmp_path):
     page = results_page(tmp_path / "runs", "paper")
     assert "No results records were found for profile `paper`" in page
-    assert "(n=" not in page and "Ours: DCASE" not in page   # no numbers of ours, only the published ones
+    assert "Ours: DCASE" not in page and "{figure}" not in page   # no numbers of ours, only the published ones
     assert "52.61" in page and "No records, so no run times." in page
 
 
@@ -210,3 +216,39 @@ def test_records_of_runs_outside_the_latest_plan_are_not_shown(tmp_path):
     (base / "plan.json").write_text(_json.dumps({"tags": ["all-seed0"]}))
     kept = collect_records(tmp_path / "runs", "demo")
     assert [r["_path"] for r in kept] == [str(base / "all-seed0" / "record.json")]
+
+
+def test_seeds_note_names_the_cells_with_fewer_seeds():
+    from asdlib.results import seeds_note
+
+    n = pd.DataFrame([[3, 3, 0], [3, 1, 3]], index=pd.Index(["SC", "MHCR"], name="system"),
+                     columns=["fan", "valve", ALL_TYPES])
+    assert seeds_note(n) == "n = 3 seeds per cell, except MHCR, valve: n = 1"
+    assert seeds_note(n.replace(1, 3)) == "n = 3 seeds per cell"
+    assert seeds_note(pd.DataFrame([[1]])) == "n = 1 seed per cell (no standard deviation)"
+    assert results.format_cell(0.5, math.nan, 1) == "50.00" and results.format_cell(0.5, 0.1, 2) == "50.00 ± 10.00"
+
+
+def test_summary_frame_sets_ours_beside_the_paper_and_the_reference(tmp_path):
+    from asdlib.results import summary_figure, summary_frame
+
+    runs = tmp_path / "runs"
+    aithu = "Liu et al. 2022 (AITHU)"
+    _write(runs, "demo", "00_ref", "all-seed0", paper="DCASE", seeds=[0], types=["fan"], started="2025-01-01T00:00:00",
+           wall=1.0, results_=[_result("reference: mean log-mel", 0, {"fan": 0.7})])
+    _write(runs, "demo", "aithu", "all-seed0", paper=aithu, seeds=[0, 1], types=["fan"], started="2025-01-01T00:00:01",
+           wall=1.0, results_=[_result("DCASE 2022 autoencoder baseline", 0, {"fan": 0.5}),
+                               _result("DCASE 2022 autoencoder baseline", 1, {"fan": 0.6}),
+                               _result("SC", 0, {"fan": 0.8})])
+    published = pd.DataFrame([{"paper": aithu, "table": "Table 1", "page": "2", "system": "baseline-AE",
+                               "dataset": "dev", "machine_type": "all", "metric": "hmean", "value": 52.61, "note": ""}])
+    frame = summary_frame(collect_records(runs, "demo"), published).set_index("system")
+    assert "reference: mean log-mel" not in frame.index                      # drawn as a line, not a row
+    assert frame.loc["DCASE 2022 autoencoder baseline", "ours"] == pytest.approx(55.0)
+    assert frame.loc["DCASE 2022 autoencoder baseline", "n"] == 2
+    assert frame.loc["DCASE 2022 autoencoder baseline", "paper_value"] == 52.61   # through PAPER_SYSTEM_NAMES
+    assert math.isnan(frame.loc["SC", "paper_value"]) and frame.loc["SC", "n"] == 1
+    assert frame["reference"].tolist() == pytest.approx([70.0, 70.0])
+    fig = summary_figure(collect_records(runs, "demo"), published)
+    assert "SYNTHETIC" in fig._suptitle.get_text()
+    assert summary_figure([], published) is None
