@@ -2,7 +2,8 @@
 
     asd synth --year 2022 --preset demo --seed 0 --out data/synth [--check]
     asd summary DATA_ROOT
-    asd evaluate SCORE_DIR --ground-truth GT_DIR
+    asd evaluate SCORE_DIR --ground-truth GT_DIR [--year 2023]
+    asd submit RUN_DIR --system NAME [--seed K] --out DIR [--ground-truth-out GT_DIR]
     asd bench features [--clips N] [--device cpu]
     asd bench synth [--preset demo]
     asd bench gpu [--device cuda] [--quick] [--updates 5] [--chapters STEM ...] [--reference]
@@ -93,12 +94,58 @@ def _summary(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from asdlib.metrics import evaluate_score_dir
 
-    result = evaluate_score_dir(args.score_dir, args.ground_truth)
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 160):
+    result = evaluate_score_dir(args.score_dir, args.ground_truth, year=args.year)
+    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 200,
+                           "display.max_columns", 60):
         print(result.sections.to_string())
         print()
         print(result.types.to_string())
-    print(f"\nofficial score: {result.official_score:.4f}")
+    overall = result.overall
+    print(f"\nDCASE {result.year} evaluator, over all machine types and sections:")
+    for metric in ("precision", "recall", "f1"):
+        if f"{metric}_hmean" in overall:
+            domains = "".join(f", {d} h-mean {overall[f'{metric}_{d}_hmean']:.4f}"
+                              for d in ("source", "target") if f"{metric}_{d}_hmean" in overall)
+            print(f"  {metric}: a-mean {overall[f'{metric}_amean']:.4f}, h-mean {overall[f'{metric}_hmean']:.4f}"
+                  f"{domains}")
+    print(f"official score: {result.official_score:.4f}")
+    if "official_score_ci95" in overall:
+        print(f"official score ci95: {overall['official_score_ci95']:.6g} (jackknife 95 % half-widths of the "
+              f"pooled AUC {overall['auc_ci95']:.6g} and pAUC {overall['pauc_ci95']:.6g}, averaged; "
+              f"{overall['n_pooled']} clips)")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from asdlib.submission import write_ground_truth, write_submission
+
+    path = args.scores / "scores.csv" if args.scores.is_dir() else args.scores
+    if not path.is_file():
+        raise FileNotFoundError(f"kept clip scores not found: {path} (a run's scores.csv, written by run.keep_scores)")
+    table = pd.read_csv(path)
+    needed = {"system", "seed", "split", "machine_type", "section", "file", "score"}
+    if not needed <= set(table.columns):
+        raise ValueError(f"{path}: lacks the column(s) {sorted(needed - set(table.columns))} of a kept scores file")
+    systems = sorted(table["system"].astype(str).unique())
+    if args.system not in systems:
+        raise ValueError(f"{path}: no scores of system {args.system!r}; it has {systems}")
+    rows = table[table["system"].astype(str) == args.system]
+    seeds = sorted(rows["seed"].unique())
+    seed = args.seed if args.seed is not None else seeds[0]
+    if args.seed is None and len(seeds) > 1:
+        raise ValueError(f"{path}: system {args.system!r} has seeds {seeds}; pick one with --seed")
+    rows = rows[rows["seed"] == seed]
+    if not len(rows):
+        raise ValueError(f"{path}: system {args.system!r} has no scores for seed {seed}; it has {seeds}")
+    train, test = rows[rows["split"] == "train"], rows[rows["split"] == "test"]
+    sub = write_submission(test, train, args.out, year=args.year, percentile=args.percentile)
+    print(f"{len(sub.files)} files written to {sub.folder} (threshold: gamma fit on {len(train)} training "
+          f"scores, quantile {sub.percentile:g})")
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.width", 160):
+        print(sub.thresholds.to_string(index=False))
+    if args.ground_truth_out is not None:
+        files = write_ground_truth(test, args.ground_truth_out, year=args.year)
+        print(f"{len(files)} ground-truth files written to {args.ground_truth_out}")
     return 0
 
 
@@ -155,11 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--types", nargs="+", default=None)
     p.set_defaults(func=_summary)
 
-    p = sub.add_parser("evaluate", help="official DCASE 2022 scores from anomaly_score_*.csv files")
+    p = sub.add_parser("evaluate", help="what the official DCASE evaluator reports, from anomaly_score_*.csv "
+                                        "(and decision_result_*.csv) files")
     p.add_argument("score_dir", type=Path)
     p.add_argument("--ground-truth", type=Path, required=True,
                    help="folder holding ground_truth_data/ and ground_truth_domain/")
+    p.add_argument("--year", type=int, choices=range(2021, 2027), default=2022, metavar="{2021..2026}",
+                   help="the edition whose evaluator to follow (2021: per-domain files; 2023 on: jackknife CI95)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("submit", help="write a system's anomaly_score_*/decision_result_* CSVs from a run's "
+                                      "kept scores (gamma threshold on its training scores)")
+    p.add_argument("scores", type=Path, help="a run folder holding scores.csv, or the scores.csv file")
+    p.add_argument("--system", required=True)
+    p.add_argument("--seed", type=int, default=None, help="the seed to write (needed when there are several)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the CSVs")
+    p.add_argument("--year", type=int, choices=range(2021, 2027), default=2022, metavar="{2021..2026}",
+                   help="file format (2021: one file per section and domain)")
+    p.add_argument("--percentile", type=float, default=0.9, help="gamma quantile of the threshold (baselines: 0.9)")
+    p.add_argument("--ground-truth-out", type=Path, default=None,
+                   help="also write the evaluator's ground-truth CSVs of the labelled test clips here")
+    p.set_defaults(func=_submit)
 
     p = sub.add_parser("bench", help="benchmarks, with ratios against a reference measured in the same run; "
                                      "gpu: every chapter's paper settings on CUDA in bf16")

@@ -154,6 +154,47 @@ class Run:
             "score": scores["score"].to_numpy(dtype=float)})
         self.clip_scores.append(kept)
 
+    def write_submission(self, system: str, scores: pd.DataFrame, train_scores: pd.DataFrame, *,
+                         seed: int = 0, out: str | os.PathLike | None = None,
+                         percentile: float | None = None, ground_truth: bool = True):
+        """Write ``system``'s DCASE submission files (:mod:`asdlib.submission`): the
+        ``anomaly_score_*`` and ``decision_result_*`` CSVs of its test clips, thresholds from
+        a gamma fit on ``train_scores`` (the system's scores of the training clips) at the
+        baselines' 0.9 quantile; with ``ground_truth`` also the evaluator's ground-truth CSVs
+        of the labelled test clips (development data), so ``asd evaluate`` reads them back.
+
+        When both tables have the index's ``part`` column, each part's thresholds come from
+        its own training clips (the baselines' development and evaluation modes).
+        Into ``out``, default ``<results_dir>/submission/<system>/seed<seed>/``, one folder per
+        part (``dev``, ``eval``): ``<folder>/<part>/`` holds the CSVs and
+        ``<folder>/<part>/ground_truth/`` the ground truth. Returns
+        ``{part: asdlib.submission.Submission}``; evaluate one with
+        ``evaluate_score_dir(sub.folder, sub.folder / "ground_truth", year=run.dataset)``.
+        """
+        from asdlib.submission import DECISION_PERCENTILE, write_ground_truth, write_submission
+
+        if out is None:
+            if self.results_dir is None:
+                raise ValueError(f"write_submission({system!r}): no results_dir to write into; pass out=")
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in system)
+            out = Path(self.results_dir) / "submission" / safe / f"seed{int(seed)}"
+        parts = scores["part"] if "part" in scores.columns else pd.Series("dev", index=scores.index)
+        written = {}
+        for part, rows in scores.groupby(parts, sort=True):
+            folder = Path(out) / str(part)
+            fit_on = train_scores  # the part's own training clips, as the baselines' dev and eval modes
+            if "part" in train_scores.columns:
+                fit_on = train_scores[train_scores["part"] == part]
+            written[str(part)] = write_submission(
+                rows, fit_on, folder, year=self.dataset,
+                percentile=DECISION_PERCENTILE if percentile is None else percentile)
+            labelled = rows[rows["label"].astype(str) != "unknown"] if "label" in rows.columns else rows.iloc[:0]
+            if ground_truth and len(labelled):
+                write_ground_truth(labelled, folder / "ground_truth", year=self.dataset)
+        if not written:
+            raise ValueError(f"write_submission({system!r}): no scored test clips")
+        return written
+
     def record(self) -> dict:
         """The results record of this run (what :meth:`save` writes)."""
         finished = time.time()

@@ -15,6 +15,12 @@ Per-section tables (one row per machine type and section):
   ``pauc_target_domain_only`` (one domain's normals and anomalies; a labelled
   variant from Wilkinghoff's code); clip counts ``n_<domain>_<label>``.
 - 2020 (:func:`section_table_2020`): ``auc``, ``pauc``, ``n_normal``, ``n_anomaly``.
+- 2021 (:func:`section_table_2021`): one row per section *and domain*, ``auc`` and
+  ``pauc`` over that domain's clips; the official score (:func:`official_score_2021`)
+  is the h-mean of all of them.
+- With a ``decision`` column (0/1), 2021 on: precision, recall and F1 per domain
+  (:mod:`asdlib.metrics.official`); 2023 on, ``overall`` adds the evaluators'
+  jackknife ``official_score_ci95``.
 
 Summaries:
 
@@ -30,12 +36,14 @@ Summaries:
   :func:`overall_summary_2020`.
 
 One call: :func:`evaluate_scores` (a scores table) and :func:`evaluate_score_dir`
-(score CSVs + ground-truth CSVs, joined by file name) return an
-:class:`EvaluationResult`; :func:`scores_frame_from_index` builds a scores table from
+(score and decision CSVs + ground-truth CSVs, joined by file name) return an
+:class:`EvaluationResult`; :mod:`asdlib.submission` writes those CSVs for any system; :func:`scores_frame_from_index` builds a scores table from
 in-memory scores and a clip index, joined by path.
 """
 
 from asdlib.metrics.dcase import (
+    CI95_FROM_YEAR,
+    DECISION_COLUMNS,
     DOMAIN_ONLY_COLUMNS,
     EPS,
     MAX_FPR,
@@ -46,14 +54,19 @@ from asdlib.metrics.dcase import (
     evaluate_scores,
     floored_hmean,
     official_score,
+    official_score_2021,
     overall_summary,
     overall_summary_2020,
+    overall_summary_2021,
     section_table_2020,
+    section_table_2021,
     section_table_2022,
     type_summary,
     type_summary_2020,
+    type_summary_2021,
 )
 from asdlib.metrics.evaluate import (
+    decision_csv_name,
     evaluate_score_dir,
     ground_truth_csv_name,
     read_ground_truth,
@@ -62,22 +75,31 @@ from asdlib.metrics.evaluate import (
     scores_frame_from_dir,
 )
 from asdlib.metrics.frames import prepare_scores, scores_frame_from_index
+from asdlib.metrics.official import decision_scores, jackknife_ci95, pooled_ci95
 
 __all__ = [
+    "CI95_FROM_YEAR",
+    "DECISION_COLUMNS",
     "DOMAIN_ONLY_COLUMNS",
     "EPS",
     "MAX_FPR",
     "OFFICIAL_COLUMNS",
     "EvaluationResult",
     "aithu_type_summary",
+    "decision_csv_name",
+    "decision_scores",
     "domain_only_summary",
     "evaluate_score_dir",
     "evaluate_scores",
     "floored_hmean",
     "ground_truth_csv_name",
+    "jackknife_ci95",
     "official_score",
+    "official_score_2021",
     "overall_summary",
     "overall_summary_2020",
+    "overall_summary_2021",
+    "pooled_ci95",
     "prepare_scores",
     "read_ground_truth",
     "read_two_column_csv",
@@ -85,7 +107,9 @@ __all__ = [
     "scores_frame_from_dir",
     "scores_frame_from_index",
     "section_table_2020",
+    "section_table_2021",
     "section_table_2022",
     "type_summary",
     "type_summary_2020",
+    "type_summary_2021",
 ]

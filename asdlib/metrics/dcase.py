@@ -45,12 +45,19 @@ from scipy.stats import hmean as _scipy_hmean
 from sklearn.metrics import roc_auc_score
 
 from asdlib.metrics.frames import examples, prepare_scores
+from asdlib.metrics.official import decision_scores, pooled_ci95
 
 MAX_FPR: float = 0.1
 EPS: float = sys.float_info.epsilon
 
 #: the three per-section values the official score averages
 OFFICIAL_COLUMNS: tuple[str, ...] = ("auc_source", "auc_target", "pauc")
+#: the per-domain decision columns (a scores table with a ``decision`` column)
+DECISION_COLUMNS: tuple[str, ...] = (
+    "precision_source", "precision_target", "recall_source", "recall_target", "f1_source", "f1_target",
+)
+#: the first edition whose evaluator prints the jackknife ``official score ci95``
+CI95_FROM_YEAR: int = 2023
 #: the labelled domain-only variant columns (``section_table_2022(..., domain_only=True)``)
 DOMAIN_ONLY_COLUMNS: tuple[str, ...] = (
     "auc_source_domain_only",
@@ -122,14 +129,18 @@ def section_table_2022(
     Returns one row per (machine type, section), sorted, with columns
     ``machine_type, section, auc_source, auc_target, pauc, auc_all`` (definitions
     in the module docstring), the four domain-only columns when ``domain_only``,
+    the decision columns :data:`DECISION_COLUMNS` when the scores table has a
+    ``decision`` column (precision, recall and F1 of each domain's clips, as the
+    evaluators compute them: :func:`asdlib.metrics.official.decision_scores`),
     and the clip counts ``n_source_normal, n_source_anomaly, n_target_normal,
     n_target_anomaly``.
 
     Raises ``ValueError`` naming the machine type and section when a section has
-    no anomalies, no normals of a domain, or (``domain_only``) no anomalies of a
-    domain.
+    no anomalies, no normals of a domain, or (``domain_only`` or decisions) no
+    anomalies of a domain.
     """
     df = prepare_scores(scores, need_domain=True)
+    has_decision = "decision" in df.columns
     rows: list[dict[str, Any]] = []
     for (mtype, section), grp in _section_groups(df):
         y = grp["y"].to_numpy()
@@ -150,6 +161,12 @@ def section_table_2022(
                 row[f"pauc_{name}_domain_only"] = _auc(
                     y[mask], s[mask], what.format("pAUC"), max_fpr=max_fpr
                 )
+        if has_decision:
+            dec = grp["decision"].to_numpy()
+            for name, code in (("source", 0), ("target", 1)):
+                mask = d == code
+                p, r, f1 = decision_scores(y[mask], dec[mask], f"{where} {name}")
+                row[f"precision_{name}"], row[f"recall_{name}"], row[f"f1_{name}"] = p, r, f1
         for name, code in (("source", 0), ("target", 1)):
             row[f"n_{name}_normal"] = int(np.sum((d == code) & (y == 0)))
             row[f"n_{name}_anomaly"] = int(np.sum((d == code) & (y == 1)))
@@ -157,6 +174,8 @@ def section_table_2022(
     cols = ["machine_type", "section", "auc_source", "auc_target", "pauc", "auc_all"]
     if domain_only:
         cols += list(DOMAIN_ONLY_COLUMNS)
+    if has_decision:
+        cols += list(DECISION_COLUMNS)
     cols += ["n_source_normal", "n_source_anomaly", "n_target_normal", "n_target_anomaly"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -190,8 +209,27 @@ def _summary_2022(t: pd.DataFrame) -> dict[str, float]:
         "auc_target_amean": _mean(auc_t),
         "pauc_hmean": floored_hmean(pauc),
         "pauc_amean": _mean(pauc),
+        **_decision_summary(t),
         "n_sections": int(len(t)),
     }
+
+
+def _decision_summary(t: pd.DataFrame) -> dict[str, float]:
+    """Means of precision, recall and F1 over the flat list of source then target values
+    (the evaluators' "arithmetic mean" / "harmonic mean" rows), and each domain's h-mean
+    (their "source harmonic mean" / "target harmonic mean" rows); {} without decisions."""
+    if not all(c in t.columns for c in DECISION_COLUMNS):
+        return {}
+    out: dict[str, float] = {}
+    for metric in ("precision", "recall", "f1"):
+        src = t[f"{metric}_source"].to_numpy(dtype=float)
+        tgt = t[f"{metric}_target"].to_numpy(dtype=float)
+        both = np.concatenate([src, tgt])
+        out[f"{metric}_amean"] = _mean(both)
+        out[f"{metric}_hmean"] = floored_hmean(both)
+        out[f"{metric}_source_hmean"] = floored_hmean(src)
+        out[f"{metric}_target_hmean"] = floored_hmean(tgt)
+    return out
 
 
 SUMMARY_DOC_2022 = """
@@ -210,6 +248,9 @@ SUMMARY_DOC_2022 = """
       ``auc_source_amean`` / ``auc_target_amean`` the arithmetic means;
     - ``pauc_hmean`` / ``pauc_amean``: over the section pAUCs (the evaluator's pAUC
       column lists each pAUC twice, once per domain, which leaves both means unchanged);
+    - with decisions: ``precision_amean``, ``precision_hmean``,
+      ``precision_source_hmean``, ``precision_target_hmean`` and the same for
+      ``recall`` and ``f1`` (means over the source and target values of every section);
     - ``n_sections``.
 """
 
@@ -303,6 +344,84 @@ def domain_only_summary(table: pd.DataFrame) -> pd.DataFrame:
         {k: {"auc": floored_hmean(a), "pauc": floored_hmean(p)} for k, (a, p) in data.items()}
     ).T
     out.index.name = "domain"
+    return out
+
+
+# ----------------------------------------------------------------------------- 2021
+
+
+def section_table_2021(scores: pd.DataFrame, *, max_fpr: float = MAX_FPR) -> pd.DataFrame:
+    """Per machine type, section and domain AUC and pAUC, as the DCASE 2021 evaluator computes them.
+
+    ``dcase2021_task2_evaluator.py`` reads one score file per section *and domain*
+    (``anomaly_score_<type>_section_<ss>_<domain>_test.csv``) and computes, over that
+    domain's clips only (its normals and its anomalies), ``auc`` and ``pauc``
+    (``max_fpr=0.1``), plus ``precision``, ``recall``, ``f1`` from the decisions when the
+    scores table has a ``decision`` column. One row per (machine type, section, domain),
+    sorted, with ``n_normal`` and ``n_anomaly``. A domain without normals or anomalies
+    is a ``ValueError`` naming it.
+    """
+    df = prepare_scores(scores, need_domain=True)
+    has_decision = "decision" in df.columns
+    rows = []
+    for (mtype, section, domain), grp in df.groupby(["machine_type", "section", "domain"], sort=True):
+        y = grp["y"].to_numpy()
+        s = grp["score"].to_numpy()
+        where = f"{mtype} section {section} {domain}"
+        row: dict[str, Any] = {"machine_type": mtype, "section": int(section), "domain": domain,
+                               "auc": _auc(y, s, f"AUC of {where}"),
+                               "pauc": _auc(y, s, f"pAUC of {where}", max_fpr=max_fpr)}
+        if has_decision:
+            row["precision"], row["recall"], row["f1"] = decision_scores(y, grp["decision"].to_numpy(), where)
+        row["n_normal"], row["n_anomaly"] = int(np.sum(y == 0)), int(np.sum(y == 1))
+        rows.append(row)
+    cols = ["machine_type", "section", "domain", "auc", "pauc"]
+    cols += ["precision", "recall", "f1"] * has_decision + ["n_normal", "n_anomaly"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def official_score_2021(table: pd.DataFrame) -> float:
+    """The DCASE 2021 ranking score: h-mean of every AUC and pAUC of a 2021 table
+    (all machine types, sections and domains), each floored at machine epsilon.
+
+    The evaluator prints the h-mean of each column apart (``auc_hmean``,
+    ``pauc_hmean`` of :func:`overall_summary_2021`); the challenge ranked by the
+    h-mean of both together, this value.
+    """
+    _check_table(table, ("domain", "auc", "pauc"), "official_score_2021")
+    return floored_hmean(table[["auc", "pauc"]].to_numpy().T.ravel())
+
+
+def _summary_2021(t: pd.DataFrame) -> dict[str, float]:
+    out: dict[str, float] = {"hmean": floored_hmean(t[["auc", "pauc"]].to_numpy().ravel())}
+    for metric in ("auc", "pauc", "precision", "recall", "f1"):
+        if metric in t.columns:
+            values = t[metric].to_numpy(dtype=float)
+            out[f"{metric}_amean"] = _mean(values)
+            out[f"{metric}_hmean"] = floored_hmean(values)
+    out["n_rows"] = int(len(t))
+    return out
+
+
+def type_summary_2021(table: pd.DataFrame) -> pd.DataFrame:
+    """Per machine type means of a 2021 table (the evaluator's "arithmetic mean" and
+    "harmonic mean" rows): ``<metric>_amean`` / ``<metric>_hmean`` for ``auc``, ``pauc``
+    and, with decisions, ``precision``, ``recall``, ``f1`` over the type's sections and
+    domains; ``hmean`` of AUC and pAUC together; ``n_rows`` (sections x domains)."""
+    _check_table(table, ("domain", "auc", "pauc"), "type_summary_2021")
+    rows = {mt: _summary_2021(t) for mt, t in table.groupby("machine_type", sort=False)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "machine_type"
+    return out
+
+
+def overall_summary_2021(table: pd.DataFrame) -> dict[str, float]:
+    """The same over all machine types, sections and domains, plus ``official_score``
+    (:func:`official_score_2021`) and ``n_machine_types``."""
+    _check_table(table, ("domain", "auc", "pauc"), "overall_summary_2021")
+    out: dict[str, float] = {"official_score": official_score_2021(table)}
+    out.update(_summary_2021(table))
+    out["n_machine_types"] = int(table["machine_type"].nunique())
     return out
 
 
@@ -421,15 +540,25 @@ def evaluate_scores(
     year: int = 2022,
     max_fpr: float = MAX_FPR,
     domain_only: bool = False,
+    ci95: bool | None = None,
 ) -> EvaluationResult:
-    """Evaluate a scores table with the DCASE ``year`` rules.
+    """Evaluate a scores table with the DCASE ``year`` rules: what that year's
+    official evaluator reports.
 
-    ``year`` 2020: :func:`section_table_2020`, :func:`type_summary_2020`,
-    :func:`overall_summary_2020`. ``year`` >= 2022 (2022, 2023 and later share the
-    evaluator): :func:`section_table_2022`, :func:`type_summary`,
-    :func:`overall_summary`, :func:`official_score`; ``domain_only`` adds the
-    labelled domain-only columns and ``variant["domain_only_summary"]``.
-    2021 (domain-only AUC, per-domain pAUC) is not implemented.
+    - 2020: :func:`section_table_2020`, :func:`type_summary_2020`,
+      :func:`overall_summary_2020` (no single official score).
+    - 2021: :func:`section_table_2021` (per section *and domain*, domain-only clips),
+      :func:`type_summary_2021`, :func:`overall_summary_2021`, :func:`official_score_2021`.
+    - 2022 and later (2023-2026 share the 2022 rules): :func:`section_table_2022`,
+      :func:`type_summary`, :func:`overall_summary`, :func:`official_score`;
+      ``domain_only`` adds the labelled domain-only columns and
+      ``variant["domain_only_summary"]``.
+
+    A ``decision`` column (0/1) in ``scores`` adds precision, recall and F1 per domain
+    (2021 on). ``ci95`` (default: for 2023 and later, as the 2023/2024 evaluators do)
+    adds the jackknife 95 % interval of the pooled AUC and pAUC to ``overall``
+    (:func:`asdlib.metrics.official.pooled_ci95`: ``official_score_ci95``,
+    ``auc_ci95``, ``pauc_ci95``, ...), computed over all test clips of ``scores``.
     """
     year = int(year)
     if year == 2020:
@@ -441,12 +570,16 @@ def evaluate_scores(
             overall=overall_summary_2020(table),
             official_score=None,
         )
-    if year >= 2022:
+    if year == 2021:
+        table = section_table_2021(scores, max_fpr=max_fpr)
+        result = EvaluationResult(year=year, sections=table, types=type_summary_2021(table),
+                                  overall=overall_summary_2021(table), official_score=official_score_2021(table))
+    elif year >= 2022:
         table = section_table_2022(scores, max_fpr=max_fpr, domain_only=domain_only)
         variant: dict[str, Any] = {}
         if domain_only:
             variant["domain_only_summary"] = domain_only_summary(table).to_dict(orient="index")
-        return EvaluationResult(
+        result = EvaluationResult(
             year=year,
             sections=table,
             types=type_summary(table),
@@ -454,4 +587,9 @@ def evaluate_scores(
             official_score=official_score(table),
             variant=variant,
         )
-    raise ValueError(f"no DCASE evaluator for year {year}: use 2020, or 2022 and later")
+    else:
+        raise ValueError(f"no DCASE evaluator for year {year}: use 2020 to 2026")
+    if ci95 if ci95 is not None else year >= CI95_FROM_YEAR:
+        df = prepare_scores(scores, need_domain=True)
+        result.overall.update(pooled_ci95(df["y"].to_numpy(), df["score"].to_numpy(), max_fpr))
+    return result

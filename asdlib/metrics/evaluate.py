@@ -1,13 +1,21 @@
-"""Evaluate a folder of DCASE 2022/2023 anomaly-score CSVs against ground-truth CSVs.
+"""Evaluate a folder of DCASE anomaly-score CSVs (and decision CSVs) against ground-truth CSVs.
 
-Layouts (those of the official ``dcase2022_task2_evaluator``):
+Layouts (those of the official evaluators, 2021 to 2024):
 
 - scores: ``<score_dir>/anomaly_score_<type>_section_<ss>_test.csv``, lines
   ``file,score`` with no header;
+- decisions (optional, all or none): ``<score_dir>/decision_result_<type>_section_<ss>_test.csv``,
+  lines ``file,0|1`` (1 = anomalous): they add precision, recall and F1 per domain;
 - labels: ``<gt_dir>/ground_truth_data/ground_truth_<type>_section_<ss>_test.csv``,
   lines ``file,0|1`` (0 normal, 1 anomaly), no header;
 - domains: ``<gt_dir>/ground_truth_domain/ground_truth_<type>_section_<ss>_test.csv``,
   lines ``file,0|1`` (0 source, 1 target), no header.
+
+DCASE 2021 has one file per section *and domain* and no domain folder:
+``anomaly_score_<type>_section_<ss>_<domain>_test.csv``,
+``decision_result_<type>_section_<ss>_<domain>_test.csv`` and
+``ground_truth_data/ground_truth_<type>_section_<ss>_<domain>_test.csv``
+(``<domain>`` is ``source`` or ``target``); pass ``year=2021``.
 
 The ground-truth label files decide which (machine type, section) pairs are
 evaluated, as in the official script. Scores and ground truth are joined **by file
@@ -34,16 +42,27 @@ from asdlib.metrics.frames import DOMAIN_NAMES, examples, file_name
 GT_LABEL_DIR = "ground_truth_data"
 GT_DOMAIN_DIR = "ground_truth_domain"
 _GT_RE = re.compile(r"^ground_truth_(?P<machine_type>.+)_section_(?P<section>\d+)_test\.csv$")
+_GT_RE_2021 = re.compile(
+    r"^ground_truth_(?P<machine_type>.+)_section_(?P<section>\d+)_(?P<domain>source|target)_test\.csv$")
 
 
-def score_csv_name(machine_type: str, section: int) -> str:
-    """``anomaly_score_<type>_section_<ss>_test.csv``."""
-    return f"anomaly_score_{machine_type}_section_{int(section):02d}_test.csv"
+def _tag(section: int, domain: str | None) -> str:
+    return f"section_{int(section):02d}" + (f"_{domain}" if domain else "") + "_test"
 
 
-def ground_truth_csv_name(machine_type: str, section: int) -> str:
-    """``ground_truth_<type>_section_<ss>_test.csv``."""
-    return f"ground_truth_{machine_type}_section_{int(section):02d}_test.csv"
+def score_csv_name(machine_type: str, section: int, domain: str | None = None) -> str:
+    """``anomaly_score_<type>_section_<ss>_test.csv`` (2021: ``..._<ss>_<domain>_test.csv``)."""
+    return f"anomaly_score_{machine_type}_{_tag(section, domain)}.csv"
+
+
+def decision_csv_name(machine_type: str, section: int, domain: str | None = None) -> str:
+    """``decision_result_<type>_section_<ss>_test.csv`` (2021: ``..._<ss>_<domain>_test.csv``)."""
+    return f"decision_result_{machine_type}_{_tag(section, domain)}.csv"
+
+
+def ground_truth_csv_name(machine_type: str, section: int, domain: str | None = None) -> str:
+    """``ground_truth_<type>_section_<ss>_test.csv`` (2021: ``..._<ss>_<domain>_test.csv``)."""
+    return f"ground_truth_{machine_type}_{_tag(section, domain)}.csv"
 
 
 def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
@@ -56,7 +75,7 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
 def read_two_column_csv(path: str | os.PathLike, *, kind: str = "score") -> dict[str, float]:
     """Read a headerless ``file,value`` CSV into ``{file name: value}``.
 
-    ``kind``: ``"score"`` (any finite float), ``"label"`` or ``"domain"`` (0 or 1).
+    ``kind``: ``"score"`` (any finite float), ``"label"``, ``"domain"`` or ``"decision"`` (0 or 1).
     Blank lines are skipped; a UTF-8 byte-order mark at the start is dropped (as
     spreadsheet programs write it). Raises ``FileNotFoundError`` for a missing file and
     ``ValueError`` naming the file and line for a short line, a value that does not
@@ -112,15 +131,18 @@ def ground_truth_sections(
     gt_dir: str | os.PathLike,
     machine_types: Iterable[str] | None = None,
     sections: Iterable[int] | None = None,
+    year: int = 2022,
 ) -> list[tuple[str, int]]:
-    """The (machine type, section) pairs that have a label CSV under ``gt_dir``, sorted."""
+    """The (machine type, section) pairs that have a label CSV under ``gt_dir``, sorted
+    (2021: a pair needs its ``source`` and ``target`` label CSVs)."""
     label_dir = Path(gt_dir) / GT_LABEL_DIR
     if not label_dir.is_dir():
         raise FileNotFoundError(f"ground-truth label folder not found: {label_dir}")
     pairs = []
+    pattern = _GT_RE_2021 if int(year) == 2021 else _GT_RE
     for p in sorted(label_dir.glob("ground_truth_*_test.csv")):
-        m = _GT_RE.match(p.name)
-        if m:
+        m = pattern.match(p.name)
+        if m and (m["machine_type"], int(m["section"])) not in pairs:
             pairs.append((m["machine_type"], int(m["section"])))
     if machine_types is not None:
         wanted = set(machine_types)
@@ -136,18 +158,35 @@ def ground_truth_sections(
     return sorted(pairs)
 
 
+def _read_ground_truth_2021(gt_dir: Path, pairs: list[tuple[str, int]]) -> pd.DataFrame:
+    frames = []
+    for mtype, section in pairs:
+        for domain in ("source", "target"):
+            path = gt_dir / GT_LABEL_DIR / ground_truth_csv_name(mtype, section, domain)
+            labels = read_two_column_csv(path, kind="label")
+            files = sorted(labels)
+            frames.append(pd.DataFrame({
+                "machine_type": mtype, "section": section, "file": files, "domain": domain,
+                "label": ["anomaly" if labels[f] == 1 else "normal" for f in files]}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def read_ground_truth(
     gt_dir: str | os.PathLike,
     machine_types: Iterable[str] | None = None,
     sections: Iterable[int] | None = None,
+    year: int = 2022,
 ) -> pd.DataFrame:
     """Ground truth as a table: ``machine_type, section, file, domain, label``.
 
     ``domain`` is ``"source"``/``"target"``, ``label`` ``"normal"``/``"anomaly"``.
     Label and domain CSVs are joined by file name; a file in one and not the other
-    is an error naming both CSVs.
+    is an error naming both CSVs. ``year=2021`` reads the per-domain label CSVs
+    (the domain is in the CSV's name).
     """
     gt_dir = Path(gt_dir)
+    if int(year) == 2021:
+        return _read_ground_truth_2021(gt_dir, ground_truth_sections(gt_dir, machine_types, sections, 2021))
     frames = []
     for mtype, section in ground_truth_sections(gt_dir, machine_types, sections):
         name = ground_truth_csv_name(mtype, section)
@@ -177,25 +216,47 @@ def scores_frame_from_dir(
     gt_dir: str | os.PathLike,
     machine_types: Iterable[str] | None = None,
     sections: Iterable[int] | None = None,
+    year: int = 2022,
 ) -> pd.DataFrame:
-    """The scores table (``machine_type, section, file, domain, label, score``) of a score folder.
+    """The scores table (``machine_type, section, file, domain, label, score`` and, when
+    the folder has decision CSVs, ``decision``) of a score folder.
 
     Every ground-truth section must have its score CSV (``FileNotFoundError`` naming
     it otherwise), and every CSV must list exactly the ground truth's files
-    (``ValueError`` naming the CSV and some missing / extra files otherwise).
+    (``ValueError`` naming the CSV and some missing / extra files otherwise). Decision
+    CSVs are all or none: when the folder holds any ``decision_result_*.csv``, every
+    evaluated score CSV needs its decision CSV, listing the same files.
     """
     score_dir = Path(score_dir)
-    truth = read_ground_truth(gt_dir, machine_types, sections)
+    if not score_dir.is_dir():
+        raise FileNotFoundError(f"score folder not found: {score_dir}")
+    truth = read_ground_truth(gt_dir, machine_types, sections, year)
+    with_decisions = any(score_dir.glob("decision_result_*.csv"))
+    by_domain = int(year) == 2021
+    keys = ["machine_type", "section"] + ["domain"] * by_domain
     frames = []
-    for (mtype, section), gt in truth.groupby(["machine_type", "section"], sort=True):
-        path = score_dir / score_csv_name(mtype, section)
+    for key, gt in truth.groupby(keys, sort=True):
+        mtype, section = key[0], key[1]
+        domain = key[2] if by_domain else None
+        path = score_dir / score_csv_name(mtype, section, domain)
         scores = read_two_column_csv(path, kind="score")
-        gt_path = Path(gt_dir) / GT_LABEL_DIR / ground_truth_csv_name(mtype, section)
+        gt_path = Path(gt_dir) / GT_LABEL_DIR / ground_truth_csv_name(mtype, section, domain)
         problem = _mismatch(path, scores, gt_path, gt["file"])
         if problem:
             raise ValueError(f"scores do not match the ground truth: {problem}")
         gt = gt.copy()
         gt["score"] = [scores[f] for f in gt["file"]]
+        if with_decisions:
+            dpath = score_dir / decision_csv_name(mtype, section, domain)
+            if not dpath.is_file():
+                raise FileNotFoundError(
+                    f"decision CSV not found: {dpath} ({score_dir} holds decision_result_*.csv files for "
+                    "other sections: give every section its decisions, or none)")
+            decisions = read_two_column_csv(dpath, kind="decision")
+            problem = _mismatch(dpath, decisions, path, scores)
+            if problem:
+                raise ValueError(f"decisions do not match the scores: {problem}")
+            gt["decision"] = [int(decisions[f]) for f in gt["file"]]
         frames.append(gt)
     return pd.concat(frames, ignore_index=True)
 
@@ -209,14 +270,17 @@ def evaluate_score_dir(
     year: int = 2022,
     max_fpr: float = MAX_FPR,
     domain_only: bool = False,
+    ci95: bool | None = None,
 ) -> EvaluationResult:
-    """Evaluate a score folder like the official DCASE 2022/2023 evaluator.
+    """Evaluate a score folder like the official DCASE ``year`` evaluator (2021 to 2026).
 
     Reads :func:`scores_frame_from_dir` and returns :func:`evaluate_scores`' result:
-    ``sections`` (per-section table), ``types``, ``overall`` and ``official_score``.
-    ``machine_types`` / ``sections`` restrict the ground truth evaluated.
+    ``sections`` (per-section table, with precision, recall and F1 per domain when the
+    folder has decision CSVs), ``types``, ``overall`` (with the jackknife
+    ``official_score_ci95`` for 2023 on) and ``official_score``. ``machine_types`` /
+    ``sections`` restrict the ground truth evaluated.
     """
-    if int(year) < 2022:
-        raise ValueError("evaluate_score_dir reads the DCASE 2022/2023 layout; use year >= 2022")
-    frame = scores_frame_from_dir(score_dir, gt_dir, machine_types, sections)
-    return evaluate_scores(frame, year=year, max_fpr=max_fpr, domain_only=domain_only)
+    if int(year) < 2021:
+        raise ValueError("evaluate_score_dir reads the DCASE 2021-2026 layouts; use year >= 2021")
+    frame = scores_frame_from_dir(score_dir, gt_dir, machine_types, sections, year)
+    return evaluate_scores(frame, year=year, max_fpr=max_fpr, domain_only=domain_only, ci95=ci95)

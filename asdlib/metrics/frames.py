@@ -15,6 +15,8 @@ column          meaning
 ``score``       anomaly score, float, **higher = more anomalous**
 ``file``        optional, the clip's file name (used in error messages and to
                 catch duplicates)
+``decision``    optional, the system's 0/1 decision (1 = anomalous), as in the
+                ``decision_result_*.csv`` files: adds precision, recall and F1
 =============== ==============================================================
 
 :func:`prepare_scores` checks all of that and returns a normalised copy;
@@ -128,8 +130,8 @@ def prepare_scores(scores: pd.DataFrame, *, need_domain: bool) -> pd.DataFrame:
 
     The copy has ``machine_type`` (str), ``section`` (int), ``label``
     (``"normal"``/``"anomaly"``), ``y`` (0 normal / 1 anomaly), ``score`` (float),
-    ``file`` if given, and, when ``need_domain``, ``domain`` (``"source"``/``"target"``)
-    and ``d`` (0 source / 1 target). Rows are sorted by machine type, section and
+    ``file`` if given, ``decision`` (0/1) if given, and, when ``need_domain``,
+    ``domain`` (``"source"``/``"target"``) and ``d`` (0 source / 1 target). Rows are sorted by machine type, section and
     (if present) file, so results never depend on the input order.
 
     Raises ``TypeError`` for a non-DataFrame and ``ValueError`` naming the problem:
@@ -151,7 +153,7 @@ def prepare_scores(scores: pd.DataFrame, *, need_domain: bool) -> pd.DataFrame:
         raise ValueError("scores table is empty")
 
     keep = list(REQUIRED_COLUMNS) + ["file"] * ("file" in scores.columns)
-    keep += ["domain"] * need_domain
+    keep += ["domain"] * need_domain + ["decision"] * ("decision" in scores.columns)
     df = scores[keep].reset_index(drop=True).copy()
 
     if df["machine_type"].isna().any():
@@ -173,6 +175,10 @@ def prepare_scores(scores: pd.DataFrame, *, need_domain: bool) -> pd.DataFrame:
                     hint="DCASE 2022/2023 metrics need 'source'/'target' (or 0/1) for every clip")
         df["d"] = d
         df["domain"] = np.where(d == 1, "target", "source")
+
+    if "decision" in df.columns:
+        df["decision"] = _binary(df, "decision", LABEL_CODES, "'normal'/'anomaly'", missing="no decision",
+                                 hint="a decision column needs 0 (normal) or 1 (anomalous) for every clip")
 
     df["score"] = pd.to_numeric(df["score"], errors="coerce").astype(float)
     bad_score = ~np.isfinite(df["score"].to_numpy())
