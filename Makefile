@@ -23,14 +23,15 @@ PRESET  ?= demo
 SEED    ?= 0
 SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)
 
-.PHONY: book test test-portability install lab synth refresh-notebooks clean help gpu-check
+.PHONY: book check-book test test-portability install lab synth refresh-notebooks clean help gpu-check
 
 help:
 	@echo "make book   run every chapter (papermill), then build the book (Jupyter Book, -W)"
 	@echo "make test   run the whole test suite"
 	@echo "make test-portability  the learning tests under several CPU kernel sets and thread counts"
 	@echo "make gpu-check  every chapter's paper settings on CUDA in bf16: updates/s, GPU memory and busy share, book time"
-	@echo "make lab    JupyterLab with Jupytext: open notebooks/*.md as notebooks"
+	@echo "make check-book  open the built book in headless Chromium, offline: math, figures, audio; screenshots"
+	@echo "make lab    JupyterLab with Jupytext: open notebooks/*.md as notebooks (LAB_PORT=8888)"
 	@echo "make refresh-notebooks  re-execute the ci copies of the chapters that nbval checks"
 	@echo "make clean  remove generated data, caches and build outputs (keeps $(VENV))"
 
@@ -76,9 +77,24 @@ synth: $(STAMP)
 refresh-notebooks: $(STAMP)
 	$(ASD) refresh-notebooks
 
+# The built book (make book) opened in headless Chromium with the network off: fails on raw TeX,
+# a page without rendered math where its source has some, a missing figure or audio player, or
+# any asset loaded from the network; prints a screenshot per page (asdlib/bookcheck.py).
+# Needs Chromium (Debian: apt-get install chromium).
+check-book: $(STAMP)
+	$(PY) -m asdlib.bookcheck _build/html --source-root . --out _build/check-book
+
+# JupyterLab on the chapter sources; Jupytext opens each notebooks/*.md as a notebook and saves
+# it back. As root (a container) Jupyter needs --allow-root; the address to open is printed first.
+LAB_PORT ?= 8888
+LAB_IP   ?= 127.0.0.1
 lab: $(STAMP)
 	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install "jupyterlab>=4" "jupytext>=1.16"
-	$(VENV)/bin/jupyter lab notebooks
+	@token=$$($(PY) -c "import secrets; print(secrets.token_hex(16))"); \
+	 root=$$([ "$$(id -u)" = 0 ] && echo --allow-root); \
+	 echo "JupyterLab: open http://$(LAB_IP):$(LAB_PORT)/lab?token=$$token"; \
+	 exec $(VENV)/bin/jupyter lab notebooks --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) \
+	     --ServerApp.port_retries=0 --IdentityProvider.token=$$token $$root
 
 clean:
 	rm -rf data cache results runs _build book/_generated .pytest_cache
