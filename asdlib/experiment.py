@@ -275,7 +275,7 @@ def start_run(
     if manifest:
         synthetic = {"preset": manifest["preset"]["name"], "seed": manifest["seed"],
                      "generator_version": manifest["version"]}
-    index = index_dataset(root, machine_types=machine_types, year=dataset if dataset == 2023 else None)
+    index = index_dataset(root, machine_types=machine_types, year=None if dataset in (2020, 2022) else dataset)
     if (dataset == 2020) != bool((index["year"] == 2020).all()):
         found = "2020" if (index["year"] == 2020).all() else "2022+"
         raise DataError(f"{root}: dataset={dataset} but the files follow the DCASE {found} naming; "

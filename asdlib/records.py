@@ -31,7 +31,9 @@ RECORD_SCHEMA = 1
 RECORDS_ENV = "ASD_RECORDS"
 """Extra folders (``os.pathsep``-separated) where :meth:`Run.require` looks for other chapters'
 records, after the run's own runs folder; the tests point it at the committed fixture records."""
-DATASETS = {2020: TYPES_2020, 2022: TYPES_2022, 2023: None}
+DATASETS = {2020: TYPES_2020, 2021: None, 2022: TYPES_2022, 2023: None, 2024: None, 2025: None, 2026: None}
+"""The DCASE editions a chapter can run on, with their machine types (None: any type; the
+2021 and 2023-2026 types are not listed, so any folder name is accepted)."""
 
 
 def repo_root() -> Path | None:

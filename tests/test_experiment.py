@@ -22,7 +22,7 @@ def test_bad_parameters_fail_at_once_with_the_valid_values(tiny):
     with pytest.raises(ValueError, match="valid profiles: ci, demo, paper"):
         start_run("00_task_data_metrics", "x", data_root=tiny, profile="fast")
     with pytest.raises(ValueError, match="valid datasets are"):
-        start_run("00_task_data_metrics", "x", data_root=tiny, dataset=2021)
+        start_run("00_task_data_metrics", "x", data_root=tiny, dataset=2019)
     with pytest.raises(ValueError, match="not DCASE 2022 types"):
         start_run("00_task_data_metrics", "x", data_root=tiny, machine_types=["pump"])
     with pytest.raises(ValueError, match="seeds="):

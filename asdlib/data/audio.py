@@ -10,8 +10,15 @@ The rules, applied in this order and never silently:
    ``0xFFFFFFFF`` in its RIFF and/or ``data`` chunk header because the writer could
    not seek back to fill them in: such a file is read to its end, as soundfile
    reads it, and is not called truncated.
-2. **Mono**: a multi-channel file keeps channel 0 (DCASE published channel 0 of
-   the MIMII microphone array), with a warning naming the file.
+2. **Mono**: ``channel`` picks what a multi-channel file gives: an integer keeps
+   that channel (``0`` is the left channel: DCASE published channel 0 of the MIMII
+   microphone array, and the DCASE 2026 stereo clips hold the near microphone in
+   channel 0, the far one in channel 1, where the official baseline keeps channel
+   0), ``"mix"`` the mean of all channels. The default ``None`` keeps channel 0
+   with a warning naming the file (:func:`load_clips` warns once per call, with
+   the count); an explicit choice is silent, and a channel the file does not have
+   is a :class:`DataError` naming the file and its channel count. Mono files are
+   read as they are whatever ``channel`` says.
 3. **16 kHz**: another rate is resampled with ``torchaudio.functional.resample``
    (band-limited sinc), with a warning naming the file and the rate.
 4. **Fixed length**: every clip of a set is brought to ``n_samples`` =
@@ -130,8 +137,28 @@ def _check_wav_complete(path: Path) -> None:
         raise DataError(f"{path}: WAV file has no 'data' chunk (expected RIFF/WAVE with audio data)")
 
 
-def read_wav(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
+Channel = int | str | None
+"""What to keep of a multi-channel file: a channel index, ``"mix"`` (mean), or None (channel 0, warned)."""
+
+NEAR_MIC, FAR_MIC = 0, 1
+"""The channels of a DCASE 2026 stereo clip (near and far microphone)."""
+
+
+def read_wav(path: str | Path, sr: int = SAMPLE_RATE, channel: Channel = None) -> np.ndarray:
     """Read one clip as a float32 mono array at ``sr`` Hz (rules 1-3 of the module doc)."""
+    audio, n_channels = _read_wav(path, sr, channel)
+    if n_channels > 1 and channel is None:
+        warnings.warn(f"{path}: {n_channels} channels; keeping channel 0 (pass channel= to choose, "
+                      "or channel='mix')", stacklevel=2)
+    return audio
+
+
+def _read_wav(path: str | Path, sr: int, channel: Channel) -> tuple[np.ndarray, int]:
+    """The clip as read by the rules, and its channel count."""
+    if channel is not None and channel != "mix" and not (isinstance(channel, (int, np.integer))
+                                                         and not isinstance(channel, bool) and channel >= 0):
+        raise ValueError(f"channel={channel!r}: give a channel index (0 near, 1 far microphone in DCASE 2026), "
+                         "'mix' (the mean of the channels) or None")
     path = Path(path)
     _require_file(path)
     _check_wav_complete(path)
@@ -148,16 +175,23 @@ def read_wav(path: str | Path, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise DataError(f"{path}: cannot read audio ({err}); expected a 16-bit PCM WAV file") from err
     if audio.shape[0] == 0:
         raise DataError(f"{path}: audio file holds no samples")
-    if audio.shape[1] > 1:
-        warnings.warn(f"{path}: {audio.shape[1]} channels; keeping channel 0", stacklevel=2)
-    audio = np.ascontiguousarray(audio[:, 0])
+    n_channels = audio.shape[1]
+    if n_channels > 1 and channel == "mix":
+        audio = audio.mean(axis=1, dtype=np.float32)
+    elif n_channels > 1:
+        index = 0 if channel is None else int(channel)
+        if index >= n_channels:
+            raise DataError(f"{path}: channel={channel} asked for, but the file has {n_channels} channels")
+        audio = np.ascontiguousarray(audio[:, index])
+    else:
+        audio = np.ascontiguousarray(audio[:, 0])
     if file_sr != sr:
         import torch
         import torchaudio.functional as AF
 
         warnings.warn(f"{path}: sample rate {file_sr} Hz; resampling to {sr} Hz", stacklevel=2)
         audio = AF.resample(torch.from_numpy(audio), file_sr, sr).numpy()
-    return audio
+    return audio, n_channels
 
 
 def _check_finite(path: Path, audio: np.ndarray, file_sr: int) -> None:
@@ -186,11 +220,13 @@ def load_clips(
     sr: int = SAMPLE_RATE,
     duration: float | None = None,
     progress: bool = False,
+    channel: Channel = None,
 ) -> np.ndarray:
     """Load clips into one float32 array of shape (n_clips, n_samples).
 
     ``duration`` in seconds fixes the length (rule 4); ``None`` takes the longest
-    clip of ``paths`` (:func:`clip_seconds`).
+    clip of ``paths`` (:func:`clip_seconds`). ``channel``: rule 2 (one warning per call
+    when None and some clips have several channels).
     """
     paths = list(paths)
     if not paths:
@@ -202,13 +238,21 @@ def load_clips(
         iterator = progress_bar(paths, desc="loading audio", unit="clip", leave=False)
     n = round(duration * sr)
     out = np.empty((len(paths), n), dtype=np.float32)
+    multi = []
     for i, path in enumerate(iterator):  # one clip in memory at a time: its buffer is reused
-        out[i] = fit_length(read_wav(path, sr), n)
+        audio, n_channels = _read_wav(path, sr, channel)
+        out[i] = fit_length(audio, n)
+        if n_channels > 1:
+            multi.append(str(path))
+    if multi and channel is None:
+        warnings.warn(f"{len(multi)} of {len(paths)} clips have several channels (e.g. {multi[0]}); keeping "
+                      "channel 0 (the near microphone of DCASE 2026); pass channel= to choose, or channel='mix'",
+                      stacklevel=2)
     return out
 
 
 def load_central_crops(paths: Sequence[str | Path], seconds: float | None, sr: int = SAMPLE_RATE,
-                       chunk: int = 512) -> np.ndarray:
+                       chunk: int = 512, channel: Channel = None) -> np.ndarray:
     """Clips as one float32 array (n_clips, n_samples), each cut to its central ``seconds``
     (None: the whole clip), after the set's length rule (:func:`clip_seconds`); at most
     ``chunk`` whole clips are held at a time."""
@@ -220,6 +264,6 @@ def load_central_crops(paths: Sequence[str | Path], seconds: float | None, sr: i
         raise ValueError(f"load_central_crops: a {seconds} s crop is longer than the clips ({full:g} s)")
     out = np.empty((len(paths), n), dtype=np.float32)
     for start in range(0, len(paths), chunk):
-        block = load_clips(paths[start:start + chunk], sr=sr, duration=full)
+        block = load_clips(paths[start:start + chunk], sr=sr, duration=full, channel=channel)
         out[start:start + len(block)] = block[:, offset:offset + n]
     return out
