@@ -27,6 +27,7 @@ class Paper:
     title: str
     venue: str
     year: int | None  # None where the text copy prints none
+    cite: str = ""    # its key in book/references.bib: the chapter cites it with {cite}
 
 
 @dataclass(frozen=True)
