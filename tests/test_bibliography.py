@@ -13,7 +13,7 @@ from asdlib.chapters import PAPERS, chapter_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "book" / "references.bib"
-CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([A-Za-z][\w-]*(?:\s*,\s*[A-Za-z][\w-]*)*)`")
 SOURCES = sorted((ROOT / "notebooks").glob("*.md")) + sorted((ROOT / "book").glob("*.md"))
 
 
