@@ -36,8 +36,21 @@ def _synth(args: argparse.Namespace) -> int:
     print(f"synthetic DCASE {args.year} data set, preset '{args.preset}' "
           f"({preset.duration:g} s clips), seed {args.seed}: {root} [{how}]")
     if args.check:
+        if args.year == 2022:
+            return _certify(root, args.jobs, args.quiet)
         return _check(root, args.device)
     return 0
+
+
+def _certify(root: Path, jobs: int | None, quiet: bool) -> int:
+    from asdlib.certify import certification_report, certify
+
+    start = time.perf_counter()
+    table, verdict = certify(root, jobs=jobs, progress=not quiet)
+    print()
+    print(certification_report(table, verdict))
+    print(f"({time.perf_counter() - start:.0f} s)")
+    return 0 if verdict["ok"] else 1
 
 
 def _check(root: Path, device: str) -> int:

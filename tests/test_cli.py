@@ -24,7 +24,7 @@ def test_synth_then_summary_counts_and_labels_synthetic(tiny, capsys):
     out = capsys.readouterr().out
     assert "SYNTHETIC" in out and "preset 'ci'" in out
     assert "132 clips, 1 machine types, 60 training / 72 test" in out  # 6 sections x (8+2 train, 12 test)
-    assert "tooth-crack" in out and "attributes: mic, volt, wt" in out
+    assert "tooth-crack" in out and "attributes: volt, wt" in out
 
 
 def test_summary_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):

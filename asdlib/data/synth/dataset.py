@@ -15,10 +15,15 @@
 for machine IDs 00, 02, 04 and ``eval_data/<type>/test/id_01_00000000.wav`` for IDs
 01, 03, 05, with ``ground_truth_data/ground_truth_<type>_id_01_test.csv``.
 
-Each section is one machine unit in one factory hall. In 2022 each section shifts
-a different attribute between the source and the target domain (section 00 the
-first attribute, 01 the second, ...), as the real data does. Anomalous clips carry
-one named fault with a severity in the preset's range. ``synth_clips.csv`` records
+Each section is one machine unit (:mod:`.machines`: units differ in fine structure).
+Every clip is recorded in one of :data:`N_HALLS` factory halls drawn from a pool
+shared by all sections and both domains of a machine type, in equal shares, so the
+background says nothing about the section (``asd synth --check`` certifies it). In
+2022 each section shifts a different attribute between the source and the target
+domain (section 00 the first attribute, 01 the second, ...), as the real data does;
+its other attributes keep one value, so a section has two source classes and one
+target class of attribute strings. Anomalous clips carry one named fault with a
+severity in the preset's range. ``synth_clips.csv`` records
 every clip's fault and severity (for analysis; detectors never read it), and
 ``synth.json`` the configuration.
 
@@ -44,13 +49,14 @@ import pandas as pd
 import soundfile as sf
 
 from asdlib.data.layout import TYPES_2020, TYPES_2022
-from asdlib.data.synth.machines import MACHINES, make_unit
+from asdlib.data.synth.machines import MACHINES, Unit, make_unit
 from asdlib.data.synth.noise import factory_noise, make_environment
-from asdlib.data.synth.signals import db_to_gain
+from asdlib.data.synth.signals import db_to_gain, lowpass
 from asdlib.utils import atomic_path, atomic_write_text, progress_bar, stable_hash
 
 SR = 16_000
-GENERATOR_VERSION = 1  # bump when the sound models change: old data sets are then regenerated
+GENERATOR_VERSION = 2  # bump when the sound models change: old data sets are then regenerated
+N_HALLS = 8  # factory halls per machine type, shared by its sections and domains
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,10 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "ci": Preset("ci", duration=2.0, n_train_source=8, n_train_target=2, n_test=3),
-    "demo": Preset("demo", duration=10.0, n_train_source=40, n_train_target=4, n_test=10),
+    # demo: sized for learning on a CPU. Auxiliary-task embedders memorise when a class
+    # has a handful of clips, so the demo trades clip length for clip count: 3 s clips,
+    # 60 source clips per section (two source classes of about 30 each), 6 target clips.
+    "demo": Preset("demo", duration=3.0, n_train_source=60, n_train_target=6, n_test=20, snr_db=6.0),
     "full": Preset("full", duration=10.0, n_train_source=990, n_train_target=10, n_test=50),
 }
 
@@ -77,19 +86,17 @@ EVAL_SECTIONS_2022 = (3, 4, 5)
 DEV_IDS_2020 = (0, 2, 4)
 EVAL_IDS_2020 = (1, 3, 5)
 
-# Per-type fault strength, calibrated so that the reference detector (asd synth
-# --check) scores every 2022 type near 0.72 on the demo preset: interpolated from
-# runs of the detector at two or three gains per type. 1.0 = the machine model's
-# own scale. pump and ToyConveyor exist only in the 2020 layout (FAULT_GAIN_2020).
+# Per-type fault strength (1.0 = the machine model's own scale), calibrated so that the
+# reference detector (asd synth --check) scores every 2022 type inside CHECK_BOUNDS on the
+# demo preset. pump and ToyConveyor exist only in the 2020 layout (FAULT_GAIN_2020).
 FAULT_GAIN = {
-    "ToyCar": 0.155, "ToyTrain": 0.22, "bearing": 0.145, "fan": 0.14, "gearbox": 0.1,
-    "slider": 0.22, "valve": 0.45, "pump": 1.0, "ToyConveyor": 1.0,
+    "ToyCar": 0.3, "ToyTrain": 0.5, "bearing": 2.5, "fan": 0.55, "gearbox": 0.2,
+    "slider": 0.45, "valve": 2.0, "pump": 0.5, "ToyConveyor": 0.5,
 }
 # The 2020 layout has no domain shift, so the same faults are easier to find there: its
 # gains are calibrated apart, on the mean AUC per type (asd synth --year 2020 --check).
-# Interpolated from runs of the detector at two gains per type, towards a mean AUC of 0.75.
 FAULT_GAIN_2020 = {
-    "ToyCar": 0.095, "ToyConveyor": 0.09, "fan": 0.1, "pump": 0.14, "slider": 0.06, "valve": 0.27,
+    "ToyCar": 0.2, "ToyConveyor": 0.3, "fan": 0.35, "pump": 0.3, "slider": 0.3, "valve": 1.2,
 }
 
 
@@ -111,6 +118,7 @@ class Clip:
     seed: list[int] = field(repr=False)
     duration: float = 10.0
     year: int = 2022
+    hall: int = 0            # index into the machine type's pool of factory halls
 
 
 def _type_code(name: str) -> int:
@@ -136,9 +144,8 @@ def _domain_values(machine: str, section: int) -> dict[str, dict[str, tuple[str,
                 out["source"][key], out["target"][key] = vals[0:2], vals[2:3]
             else:
                 out["source"][key], out["target"][key] = vals[1:3], vals[3:4]
-        else:
-            pair = (vals[(section + j) % len(vals)], vals[(section + j + 1) % len(vals)])
-            out["source"][key] = out["target"][key] = pair
+        else:  # one setting per section, the same in both domains
+            out["source"][key] = out["target"][key] = (vals[(section + j) % len(vals)],)
     return out
 
 
@@ -162,6 +169,7 @@ def plan_2022(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
                 for label in ("normal", "anomaly"):
                     specs += [("test", domain, label)] * preset.n_test
             test_numbers = rng.permutation(sum(1 for s in specs if s[0] == "test"))
+            hall0 = int(rng.integers(N_HALLS))
             counters = {"train": 0, "test": 0}
             for i, (split, domain, label) in enumerate(specs):
                 attrs = {k: str(rng.choice(v)) for k, v in values[domain].items()}
@@ -182,6 +190,7 @@ def plan_2022(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
                     relpath=f"{part}_data/{mt}/{split}/{name}", machine_type=mt, part=part, section=section,
                     split=split, domain=domain, label=label, number=num, attrs=attrs, fault=fault,
                     severity=severity, seed=[seed, _type_code(mt), section, i], duration=preset.duration,
+                    hall=(hall0 + i) % N_HALLS,
                 ))
     return clips
 
@@ -200,6 +209,7 @@ def plan_2020(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
             specs = [("train", "normal")] * (preset.n_train_source + preset.n_train_target)
             specs += [("test", "normal")] * (2 * preset.n_test) + [("test", "anomaly")] * (2 * preset.n_test)
             test_numbers = rng.permutation(4 * preset.n_test)
+            hall0 = int(rng.integers(N_HALLS))
             counters = {"train": 0, "test": 0}
             for i, (split, label) in enumerate(specs):
                 fault = str(rng.choice(faults)) if label == "anomaly" else None
@@ -215,23 +225,52 @@ def plan_2020(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
                     relpath=f"{part}_data/{mt}/{split}/{name}", machine_type=mt, part=part, section=mid,
                     split=split, domain=None, label=label, number=num, attrs=attrs, fault=fault,
                     severity=severity, seed=[seed, _type_code(mt), 100 + mid, i], duration=duration,
-                    year=2020,
+                    year=2020, hall=(hall0 + i) % N_HALLS,
                 ))
     return clips
 
 
-def render_clip(clip: Clip, preset: Preset, seed: int) -> np.ndarray:
-    """The waveform of one clip (float32, mono, 16 kHz): machine + factory noise."""
-    machine = MACHINES[clip.machine_type]
-    unit = make_unit(_section_rng(seed, clip.machine_type, clip.section, 3))
-    env = make_environment(_section_rng(seed, clip.machine_type, clip.section, 4))
-    rng = np.random.default_rng(clip.seed)
+def unit_of(seed: int, machine_type: str, section: int) -> Unit:
+    """The machine unit of a section (2022) or machine ID (2020)."""
+    return make_unit(_section_rng(seed, machine_type, section, 3), MACHINES[machine_type].counts)
+
+
+def hall_of(seed: int, machine_type: str, hall: int) -> dict:
+    """Factory hall number ``hall`` of the pool shared by every section of ``machine_type``."""
+    return make_environment(np.random.default_rng([seed, _type_code(machine_type), 1000 + hall, 4]))
+
+
+def fault_gain(machine_type: str, year: int = 2022) -> float:
+    return (FAULT_GAIN_2020 if year == 2020 else FAULT_GAIN)[machine_type]
+
+
+def render_clip(clip: Clip, preset: Preset, seed: int, part: str = "mix") -> np.ndarray:
+    """The waveform of one clip (float32, mono, 16 kHz): machine + factory hall.
+
+    ``part="machine"`` or ``"hall"`` renders that component alone, at the level and
+    with the draws it has in the mix (the background probe of ``asd synth --check``
+    listens to the halls alone). The machine, the hall and the clip's level have
+    their own random streams, and a fault draws from a stream of its own, so a clip
+    re-rendered with another ``fault`` (``dataclasses.replace``) is its exact twin.
+    """
+    if part not in ("mix", "machine", "hall"):
+        raise ValueError(f"part={part!r}: choose 'mix', 'machine' or 'hall'")
     n = round(clip.duration * SR)
-    severity = clip.severity * (FAULT_GAIN_2020 if clip.year == 2020 else FAULT_GAIN)[clip.machine_type]
-    x = machine.render(rng, unit, clip.attrs, clip.fault, severity, n, SR)
-    noise = factory_noise(rng, env, n, SR)
-    mix = x + noise * db_to_gain(-preset.snr_db)
-    return np.clip(0.05 * mix * db_to_gain(rng.normal(0, 0.5)), -1.0, 1.0).astype(np.float32)
+    placement = np.random.default_rng([*clip.seed, 2])
+    gain = 0.05 * db_to_gain(placement.normal(0, 1.0))
+    mix = np.zeros(n)
+    if part in ("mix", "machine"):
+        machine = MACHINES[clip.machine_type]
+        severity = clip.severity * fault_gain(clip.machine_type, clip.year)
+        x = machine.render(np.random.default_rng(clip.seed), unit_of(seed, clip.machine_type, clip.section),
+                           clip.attrs, clip.fault, severity, n, SR)
+        # where the microphone stood this time: a random high-frequency roll-off (0 to -8 dB)
+        dull = placement.uniform(0.0, 0.6)
+        mix += (1.0 - dull) * x + dull * lowpass(x, SR, 1000.0)
+    if part in ("mix", "hall"):
+        env = hall_of(seed, clip.machine_type, clip.hall)
+        mix += factory_noise(np.random.default_rng([*clip.seed, 1]), env, n, SR) * db_to_gain(-preset.snr_db)
+    return np.clip(gain * mix, -1.0, 1.0).astype(np.float32)
 
 
 def _write_clips(args: tuple[list[Clip], Preset, int, str]) -> int:
