@@ -44,17 +44,24 @@ def mean_log_mel(paths, device="cpu", cache_dir=None) -> np.ndarray:
     return feats.mean(dim=-1).cpu().numpy().astype(np.float64)
 
 
-def reference_scores(index: pd.DataFrame, device="cpu", cache_dir=None) -> pd.DataFrame:
-    """Score every test clip of ``index``; returns the test rows with a ``score`` column."""
+def reference_scores(index: pd.DataFrame, device="cpu", cache_dir=None, score_train: bool = False) -> pd.DataFrame:
+    """Score every test clip of ``index``; returns the test rows with a ``score`` column.
+
+    ``score_train=True`` also returns the training rows, scored by the model fitted on
+    them (what a submission's decision threshold is fitted to). Rows of other splits
+    (the 2025 ``supplemental`` clips) are neither fitted nor scored.
+    """
     parts = []
     for machine_type, rows in index.groupby("machine_type", sort=True):
+        rows = rows[rows["split"].isin(["train", "test"])]
         x = mean_log_mel(rows["path"], device=device, cache_dir=cache_dir)
         train = (rows["split"] == "train").to_numpy()
         model = PerSection(MahalanobisBackend(shrinkage="ledoit_wolf"))
         model.fit(x[train], rows["section"].to_numpy()[train])
-        test = rows[~train].copy()
-        test["score"] = model.score_samples(x[~train], test["section"].to_numpy())
-        parts.append(test)
+        keep = np.ones(len(rows), bool) if score_train else ~train
+        scored = rows[keep].copy()
+        scored["score"] = model.score_samples(x[keep], scored["section"].to_numpy())
+        parts.append(scored)
     return pd.concat(parts)
 
 

@@ -130,7 +130,6 @@ _FAN_POINT = {"a": 1.0, "b": 0.75, "c": 0.55, "d": 0.4}  # blade-pass share at t
 
 
 def _fan(rng, unit, attrs, fault, sev, n, sr):
-    frng = _fault_rng(rng)
     f_rot = float(attrs["spd"]) / 60.0 * unit.pitch
     blades = unit.count
     speed = S.speed_profile(rng, n, sr, f_rot, wobble=0.001)
@@ -190,7 +189,6 @@ def _bearing(rng, unit, attrs, fault, sev, n, sr):
 
 # ----------------------------------------------------------------------- gearbox
 def _gearbox(rng, unit, attrs, fault, sev, n, sr):
-    frng = _fault_rng(rng)
     f_shaft = 8.0 * float(attrs["volt"]) * unit.pitch
     teeth = unit.count
     speed = S.speed_profile(rng, n, sr, f_shaft, wobble=0.001)
@@ -212,7 +210,7 @@ def _gearbox(rng, unit, attrs, fault, sev, n, sr):
         for m in (1, 2, 3):
             for sb in (-4, -3, -2, 2, 3, 4):
                 mesh += sev * 0.6 / m * (orders == m * teeth + sb)
-    amps = 0.08 * base + mesh
+    amps = 0.25 * base + mesh  # the shaft orders carry the unit's own pattern
     tone = S.harmonics(ph, amps, rng)
     tone = tone / S.rms(tone)
     friction = S.coloured_noise(rng, n, 1.0) * _am(teeth * ph, unit.depth)
@@ -221,7 +219,6 @@ def _gearbox(rng, unit, attrs, fault, sev, n, sr):
 
 # ------------------------------------------------------------------------ slider
 def _slider(rng, unit, attrs, fault, sev, n, sr):
-    frng = _fault_rng(rng)
     vel = float(attrs["vel"]) * unit.pitch             # mm/s
     accel = float(attrs["ac"])                          # larger: shorter ramps
     stroke_s = (150.0 + 40.0 * unit.count) / vel
@@ -259,7 +256,6 @@ _VALVE_PATTERNS = {  # (open_s, closed_s) cycles of the four control programs
 
 
 def _valve(rng, unit, attrs, fault, sev, n, sr):
-    frng = _fault_rng(rng)
     open_s, closed_s = _VALVE_PATTERNS[attrs["pat"]]
     period = (open_s + closed_s) * unit.pitch
     open_s = open_s * unit.pitch
