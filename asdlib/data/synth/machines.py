@@ -141,7 +141,7 @@ def _fan(rng, unit, attrs, fault, sev, n, sr):
     blade_pass = (orders % blades == 0) * base**0.3 * blades / orders
     once = (orders <= 3) * unit.ratio * base
     if fault == "imbalance":  # an unbalanced impeller: the once-per-turn orders take over
-        once = once * (1.0 + 6.0 * sev)
+        once = once * (1.0 + 4.0 * sev)
     amps = 0.2 * base + 2.0 * w_bp * blade_pass + 2.0 * (1.2 - w_bp) * once
     tone = S.harmonics(ph, amps, rng)
     # blades are never quite equal: the blade pass is modulated once per turn; a chipped blade deepens it
@@ -193,7 +193,7 @@ def _gearbox(rng, unit, attrs, fault, sev, n, sr):
     teeth = unit.count
     speed = S.speed_profile(rng, n, sr, f_shaft, wobble=0.001)
     # every gear is a little eccentric: the mesh speeds up and slows down once per turn
-    swing = unit.hunt + (0.015 * sev if fault == "eccentric" else 0.0)
+    swing = unit.hunt + (0.06 * sev if fault == "eccentric" else 0.0)
     speed = speed * (1.0 + swing * np.sin(2 * np.pi * f_shaft * np.arange(n) / sr))
     ph = S.phase_of(speed, sr, rng)
     orders, base = _series(unit, f_shaft)
@@ -245,7 +245,7 @@ def _slider(rng, unit, attrs, fault, sev, n, sr):
     x = x + 1.5 * S.impulse_train(n, sr, stops, np.sqrt(accel / 0.06), hits)
     if fault == "rail-damage":  # a dent on the rail: the carriage knocks over it mid-stroke
         dents = starts + stroke_s * (0.3 + 0.4 * unit.timing)
-        x = x + 1.5 * sev * S.impulse_train(n, sr, dents, 1.0, hits)
+        x = x + 3.0 * sev * S.impulse_train(n, sr, dents, 1.0, hits)
     return x + _housing(rng, unit, n, sr)
 
 
