@@ -17,6 +17,7 @@ Torch-free; matplotlib, scikit-learn (t-SNE, ROC) and threadpoolctl are imported
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -38,6 +39,21 @@ def _plt():
 
 def _suptitle(fig, title: str | None, data_label: str, **kwargs) -> None:
     fig.suptitle(f"{title}\n{data_label}" if title else data_label, **kwargs)
+
+
+def finish_grid(axes, used: Sequence[bool], xlabel: str, ylabel: str) -> None:
+    """Turn off the unused panels of a grid (``used`` per panel, row by row) and label the outer
+    panels in use: the x label under the lowest panel of each column, the y label on the left."""
+    ncols = axes.shape[1]
+    for i, ax in enumerate(axes.flat):
+        if not used[i]:
+            ax.axis("off")
+            continue
+        if not any(used[i + ncols::ncols]):        # nothing drawn below this panel
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel(xlabel)
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
 
 
 # --------------------------------------------------------------------------- score distributions
@@ -110,6 +126,113 @@ def roc_curves(ax, scores: pd.DataFrame, column: str = "score", domains: Sequenc
     ax.set_xlabel("false positive rate")
 
 
+def _roc_lines(ax, y, score, *, colour, **kwargs):
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(y, dtype=int), np.asarray(score))
+    ax.plot(fpr, tpr, color=colour, **kwargs)
+
+
+def section_rocs(ax, scores: pd.DataFrame, *, column: str = "score", max_fpr: float | None = 0.1) -> None:
+    """One thin ROC curve per section and domain on ``ax``, by the official rule (a domain's normals
+    against all anomalies of the section); without domains (DCASE 2020: ``domain`` missing or empty)
+    one curve per section over all its clips, in green. Shades the pAUC region up to ``max_fpr``."""
+    colours = {d: c for (d, label), c, _ in DOMAIN_LABEL_STYLE if label == "normal"}
+    for _, sec in scores.groupby("section"):
+        anomalous = (sec["label"] == "anomaly").to_numpy()
+        domains = [d for d in sec["domain"].dropna().unique()] if "domain" in sec else []
+        if not domains:
+            _roc_lines(ax, anomalous, sec[column], colour="C2", lw=1, alpha=0.7)
+        for domain in sorted(domains):
+            use = anomalous | (sec["domain"] == domain).to_numpy()
+            _roc_lines(ax, anomalous[use], sec[column].to_numpy()[use], colour=colours.get(domain, "0.3"),
+                       lw=1, alpha=0.7)
+    if max_fpr is not None:
+        ax.axvspan(0, max_fpr, color="0.85", lw=0)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
+    ax.set_aspect("equal")
+
+
+def roc_grid(scores: pd.DataFrame, *, data_label: str, by: str = "machine_type", order: Sequence | None = None,
+             title: str | None = None, max_fpr: float | None = 0.1, panel_title: Callable | None = None,
+             column: str = "score", ncols: int = 4):
+    """One panel of :func:`section_rocs` per value of ``scores[by]`` (a machine type), in ``order``
+    or as they first appear, with the legend under the figure. ``panel_title(value)`` names a panel."""
+    plt = _plt()
+    values = list(order) if order is not None else list(dict.fromkeys(scores[by]))
+    ncols = min(ncols, len(values))
+    nrows = -(-len(values) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.4 * nrows + 0.7), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, value in zip(axes.flat, values):
+        section_rocs(ax, scores[scores[by] == value], column=column, max_fpr=max_fpr)
+        ax.set_title(panel_title(value) if panel_title else str(value), fontsize=9)
+    finish_grid(axes, [i < len(values) for i in range(axes.size)], "false positive rate", "true positive rate")
+    has_domains = "domain" in scores and scores["domain"].notna().any()
+    colours = {d: c for (d, label), c, _ in DOMAIN_LABEL_STYLE if label == "normal"}
+    handles = ([plt.Line2D([], [], color=colours[d], label=f"{d} normals vs all anomalies") for d in ("source", "target")]
+               if has_domains else [plt.Line2D([], [], color="C2", label="all clips")])
+    if max_fpr is not None:
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="0.85", label=f"pAUC region (FPR ≤ {max_fpr})"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles) if ncols > 1 else 1, frameon=False)
+    _suptitle(fig, title, data_label)
+    return fig
+
+
+def roc_rules(ax, scores: pd.DataFrame, *, column: str = "score", domains: Sequence[str] = ("source", "target")) -> None:
+    """Per domain, the official ROC curve (thick: the domain's normals against all anomalies) and the
+    domain-only one (dotted: against the domain's own anomalies), each labelled with its AUC."""
+    from sklearn.metrics import roc_auc_score
+
+    colours = {d: c for (d, label), c, _ in DOMAIN_LABEL_STYLE if label == "normal"}
+    y = (scores["label"] == "anomaly").to_numpy()
+    s = scores[column].to_numpy()
+    for domain in domains:
+        mine = (scores["domain"] == domain).to_numpy()
+        for use, lw, ls, rule in ((mine | y, 2, "-", "official"), (mine, 1, ":", "domain-only")):
+            auc = roc_auc_score(y[use], s[use])
+            _roc_lines(ax, y[use], s[use], colour=colours.get(domain, "0.3"), lw=lw, ls=ls,
+                       label=f"{domain}, {rule}: AUC {auc:.3f}")
+    ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, label="chance")
+    ax.set_xlabel("false positive rate (normals flagged)")
+    ax.set_ylabel("true positive rate (anomalies caught)")
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def threshold_strip(ax, scores: pd.DataFrame, thresholds: Mapping[float, str] = (), *, column: str = "score") -> None:
+    """The scores of each (domain, label) group on one row (circles normal, crosses anomalous), with a
+    dashed vertical line and its text per threshold (``{phi: text}``)."""
+    groups = list(dict.fromkeys(zip(scores["domain"], scores["label"])))
+    colours = {"normal": "C0", "anomaly": "C3"}
+    for y, (domain, label) in enumerate(groups):
+        values = scores.loc[(scores["domain"] == domain) & (scores["label"] == label), column]
+        ax.scatter(values, [y] * len(values), s=60, color=colours[label], marker="o" if label == "normal" else "X",
+                   zorder=3)
+    top = len(groups) - 0.2
+    middle = float(np.median(scores[column]))
+    for phi, text in dict(thresholds).items():        # the text on the side with more room
+        left = phi < middle
+        ax.axvline(phi, color="0.4", ls="--", lw=1)
+        ax.text(phi + (-0.01 if left else 0.01), top, f"φ = {phi}: {text}", fontsize=8, va="top",
+                ha="right" if left else "left")
+    ax.set_yticks(range(len(groups)), [f"{d} {l}" for d, l in groups])
+    ax.set_ylim(-0.5, top + 0.1)
+    ax.set_xlabel("anomaly score")
+
+
+def threshold_and_rocs(scores: pd.DataFrame, thresholds: Mapping[float, str], *, data_label: str,
+                       title: str | None = None):
+    """Left: :func:`threshold_strip`; right: :func:`roc_rules` of the same clips. Returns the figure."""
+    plt = _plt()
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    threshold_strip(ax0, scores, thresholds)
+    ax0.set_title("One threshold cannot serve both domains")
+    roc_rules(ax1, scores)
+    ax1.set_title("ROC curves: official (thick) and domain-only (dotted)")
+    _suptitle(fig, title, data_label)
+    return fig
+
+
 def roc_and_scores(scores: pd.DataFrame, *, by: str = "system", column: str = "score", data_label: str,
                    title: str | None = None, xlabel: str = "score", order: Sequence | None = None):
     """One column per value of ``by`` (in ``order``, else as they first appear): ROC curves per
@@ -174,6 +297,82 @@ def training_figure(panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5), frameon=False, fontsize=8)
     else:
         axes[0, -1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _suptitle(fig, title, data_label, fontsize=10)
+    return fig
+
+
+@dataclass
+class CurvePanel:
+    """One panel of :func:`training_grid`: ``curves`` (label -> runs x epochs) and how to draw them.
+
+    ``each_run=True`` draws every run as a thin line in its label's colour (many runs of few labels);
+    otherwise :func:`training_curves` draws the ``centre`` with a min-to-max ``band``. ``mark_max``
+    stars the maximum of that label's first run (``mark_label`` in the legend); ``hline`` draws a
+    dotted reference line (chance)."""
+
+    curves: Mapping[str, Sequence[Sequence[float]]]
+    title: str = ""
+    ylabel: str | None = None
+    log_y: bool = False
+    each_run: bool = False
+    centre: Callable = np.mean
+    band: str | None = "minmax"
+    colours: Mapping[str, str] | None = None
+    legend: bool = True
+    hline: float | None = None
+    ylim: tuple[float, float] | None = None
+    mark_max: str | None = None
+    mark_label: str = "maximum"
+
+
+def draw_curve_panel(ax, panel: CurvePanel) -> None:
+    """Draw one :class:`CurvePanel` on ``ax``."""
+    plt = _plt()
+    if panel.each_run:
+        palette = panel.colours or {label: f"C{i % 10}" for i, label in enumerate(panel.curves)}
+        for label, runs in panel.curves.items():
+            for values in np.atleast_2d(np.asarray(runs, dtype=float)):
+                ax.plot(np.arange(1, len(values) + 1), values, color=palette[label], lw=0.8, marker=".", alpha=0.7)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    else:
+        training_curves(ax, panel.curves, band=panel.band, centre=panel.centre,
+                        colours=dict(panel.colours) if panel.colours else None, marker="")
+    if panel.mark_max is not None:
+        values = np.atleast_2d(np.asarray(panel.curves[panel.mark_max], dtype=float))[0]
+        best = int(np.argmax(values))
+        ax.plot([best + 1], [values[best]], "*", color="k", ms=9, label=panel.mark_label)
+    if panel.hline is not None:
+        ax.axhline(panel.hline, color="0.4", lw=0.8, ls=":")
+    if panel.log_y:
+        ax.set_yscale("log")
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
+    if panel.ylabel:
+        ax.set_ylabel(panel.ylabel)
+    ax.set_title(panel.title, fontsize=9)
+    if panel.legend:
+        ax.legend(fontsize=7, frameon=False)
+
+
+def training_grid(panels: Sequence[Sequence[CurvePanel | None]], *, data_label: str, title: str | None = None,
+                  legend_colours: Mapping[str, str] | None = None, panel_size=(4.3, 2.6)):
+    """A grid of :class:`CurvePanel` (rows of panels; ``None`` leaves a panel empty), with a shared
+    legend of ``legend_colours`` (label -> colour) under the figure when given. Returns the figure."""
+    plt = _plt()
+    nrows, ncols = len(panels), max(len(row) for row in panels)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols + 0.4, panel_size[1] * nrows + 0.8),
+                             squeeze=False, layout="constrained")
+    for r, row in enumerate(panels):
+        for c in range(ncols):
+            panel = row[c] if c < len(row) else None
+            if panel is None:
+                axes[r, c].axis("off")
+            else:
+                draw_curve_panel(axes[r, c], panel)
+    if legend_colours:
+        handles = [plt.Line2D([], [], color=colour, label=label) for label, colour in legend_colours.items()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), frameon=False)
     _suptitle(fig, title, data_label, fontsize=10)
     return fig
 
@@ -257,6 +456,32 @@ def embedding_maps(embeddings, meta: pd.DataFrame, *, by: str = "machine_type", 
     return fig
 
 
+def embedding_panels(panels: Sequence[Sequence[tuple[str, np.ndarray, pd.DataFrame] | None]], *, data_label: str,
+                     title: str | None = None, size: float = 22, legend_meta: pd.DataFrame | None = None,
+                     legend_ncols: int = 6):
+    """A grid of 2-D maps already computed (:func:`embed_2d`): rows of ``(panel title, xy, meta)``
+    (``None``: an empty panel), each drawn with :func:`scatter_clips`, and :func:`clip_legend` of
+    ``legend_meta`` (default: every panel's rows) under the figure. Returns the figure."""
+    plt = _plt()
+    nrows, ncols = len(panels), max(len(row) for row in panels)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.6 * nrows + 1.2), squeeze=False,
+                             layout="constrained")
+    metas = []
+    for r, row in enumerate(panels):
+        for c in range(ncols):
+            cell = row[c] if c < len(row) else None
+            if cell is None:
+                axes[r, c].axis("off")
+                continue
+            name, xy, meta = cell
+            scatter_clips(axes[r, c], np.asarray(xy), meta, size=size)
+            axes[r, c].set_title(name, fontsize=9)
+            metas.append(meta)
+    clip_legend(fig, legend_meta if legend_meta is not None else pd.concat(metas), ncols=legend_ncols)
+    _suptitle(fig, title, data_label, fontsize=10)
+    return fig
+
+
 # --------------------------------------------------------------------------- ours against the paper
 
 def ours_vs_paper(compare: pd.DataFrame, *, data_label: str, title: str | None = None, xlabel: str = "%",
@@ -286,6 +511,8 @@ def ours_vs_paper(compare: pd.DataFrame, *, data_label: str, title: str | None =
     return fig, rank
 
 
-__all__ = ["DOMAIN_LABEL_STYLE", "DOMAIN_MARKERS", "clip_legend", "domain_roc", "embed_2d", "embedding_maps",
-           "ours_vs_paper", "roc_and_scores", "roc_curves", "score_distributions", "score_histograms",
-           "scatter_clips", "training_curves", "training_figure"]
+__all__ = ["DOMAIN_LABEL_STYLE", "DOMAIN_MARKERS", "CurvePanel", "clip_legend", "domain_roc", "draw_curve_panel",
+           "embed_2d", "embedding_maps", "embedding_panels", "finish_grid", "ours_vs_paper", "roc_and_scores",
+           "roc_curves", "roc_grid", "roc_rules", "scatter_clips", "score_distributions", "score_histograms",
+           "section_rocs", "threshold_and_rocs", "threshold_strip", "training_curves", "training_figure",
+           "training_grid"]

@@ -107,3 +107,85 @@ def test_embedding_maps_one_panel_per_machine_type_with_the_legend():
     assert [h.get_label() for h in handles][:2] == ["section 00", "section 01"]
     assert LABEL in fig._suptitle.get_text()
     plt.close(fig)
+
+
+def _sections():
+    # two sections, each with both domains and both labels (the official ROC needs all four)
+    one = _scores().assign(machine_type="fan")
+    return pd.concat([one.assign(section=0), one.assign(section=1, score=one["score"] * 2)], ignore_index=True)
+
+
+def test_roc_grid_draws_one_curve_per_section_and_domain_and_the_pauc_strip():
+    scores = pd.concat([_sections(), _sections().assign(machine_type="valve")], ignore_index=True)
+    fig = plots.roc_grid(scores, data_label=LABEL, title="ROC", panel_title=lambda mt: f"{mt}!")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["fan!", "valve!"]
+    for ax in panels:
+        assert len(ax.lines) == 2 * 2 + 1             # 2 sections x 2 domains, and the chance line
+        assert len(ax.patches) == 1                   # the pAUC region
+    assert panels[0].get_ylabel() == "true positive rate" and panels[1].get_ylabel() == ""
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["source normals vs all anomalies", "target normals vs all anomalies", "pAUC region (FPR ≤ 0.1)"]
+    assert "SYNTHETIC" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_roc_grid_without_domains_draws_one_curve_per_section():
+    scores = _sections().assign(domain=None)
+    fig = plots.roc_grid(scores, data_label=LABEL, max_fpr=None)
+    (ax,) = [ax for ax in fig.axes if ax.get_title()]
+    assert len(ax.lines) == 2 + 1 and len(ax.patches) == 0
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["all clips"]
+    plt.close(fig)
+
+
+def test_threshold_and_rocs_official_and_domain_only_curves_with_their_aucs():
+    scores = _scores()
+    fig = plots.threshold_and_rocs(scores, {2.0: "low", 9.5: "high"}, data_label="hand-made scores")
+    strip, rocs = fig.axes
+    assert [t.get_text() for t in strip.get_yticklabels()] == ["source normal", "target normal",
+                                                             "source anomaly", "target anomaly"]
+    assert len(strip.collections) == 4                # one scatter per group
+    assert sum("φ = " in t.get_text() for t in strip.texts) == 2
+    labels = [line.get_label() for line in rocs.lines]
+    # the official source AUC is the hand-computed one of domain_roc (18 / 20)
+    assert labels[0] == "source, official: AUC 0.900"
+    assert labels[1].startswith("source, domain-only") and labels[-1] == "chance"
+    assert len(rocs.lines) == 2 * 2 + 1
+    assert "hand-made scores" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_training_grid_panels_each_run_marks_and_empty_panels():
+    runs = {"fan": [[3, 2, 1], [4, 3, 2]], "valve": [[5, 4, 3]]}
+    grid = [[plots.CurvePanel(runs, title="total", each_run=True, colours={"fan": "C0", "valve": "C1"}, legend=False),
+             None],
+            [plots.CurvePanel({"AUC": [[0.5, 0.7, 0.6]], "pAUC": [[0.5, 0.5, 0.5]]}, title="diagnostic", band=None,
+                              hline=0.5, ylim=(0.2, 1), mark_max="AUC", mark_label="best epoch (oracle)"),
+             plots.CurvePanel({"loss": [[1.0, 0.1, 0.01]]}, title="loss", log_y=True)]]
+    fig = plots.training_grid(grid, data_label=LABEL, title="t", legend_colours={"fan": "C0", "valve": "C1"})
+    total, empty, diagnostic, loss = fig.axes
+    assert len(total.lines) == 3                      # every run of every label
+    assert not empty.axison
+    star = [line for line in diagnostic.lines if line.get_label() == "best epoch (oracle)"]
+    assert star[0].get_xdata().tolist() == [2] and star[0].get_ydata().tolist() == [0.7]
+    assert diagnostic.get_ylim() == (0.2, 1)
+    assert loss.get_yscale() == "log"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fan", "valve"]
+    assert LABEL in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_embedding_panels_draw_the_given_maps_and_one_legend():
+    meta = pd.DataFrame({"section": [0, 0, 1, 1], "domain": ["source", "target"] * 2,
+                         "label": ["normal", "anomaly"] * 2})
+    xy = np.arange(8.0).reshape(4, 2)
+    fig = plots.embedding_panels([[("a", xy[:2], meta[:2]), ("b", xy[2:], meta[2:])], [None, ("c", xy, meta)]],
+                                 data_label=LABEL, title="maps")
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titled == ["a", "b", "c"]
+    c = [ax for ax in fig.axes if ax.get_title() == "c"][0]
+    assert sum(len(coll.get_offsets()) for coll in c.collections) == 4
+    assert [h.get_label() for h in fig.legends[0].legend_handles][:2] == ["section 00", "section 01"]
+    assert LABEL in fig._suptitle.get_text()
+    plt.close(fig)
