@@ -482,6 +482,43 @@ def embedding_panels(panels: Sequence[Sequence[tuple[str, np.ndarray, pd.DataFra
     return fig
 
 
+# --------------------------------------------------------------------------- bars per machine type
+
+def grouped_bars(ax, means: pd.DataFrame, stds: pd.DataFrame | None = None, *, hatches: Mapping[str, str] | None = None,
+                 colours=None, width: float = 0.8) -> None:
+    """One group of bars per row of ``means`` (a machine type), one bar per column (a system), with
+    ``stds`` as error bars and ``hatches[column]`` as hatching; the rows are the x tick labels."""
+    plt = _plt()
+    colours = colours or plt.get_cmap("tab20")
+    n = len(means.columns)
+    bar = width / max(n, 1)
+    x = np.arange(len(means))
+    for j, column in enumerate(means.columns):
+        err = None if stds is None else stds[column].reindex(means.index).to_numpy()
+        ax.bar(x + (j - n / 2 + 0.5) * bar, means[column].to_numpy(), bar, yerr=err, label=str(column),
+               color=colours(j % 20) if callable(colours) else colours[column],
+               hatch=(hatches or {}).get(column, ""), error_kw={"lw": 0.6})
+    ax.set_xticks(x, [str(i) for i in means.index])
+
+
+def bar_chart(means: pd.DataFrame, stds: pd.DataFrame | None = None, *, data_label: str, title: str | None = None,
+              ylabel: str = "", chance: float | None = 50.0, ylim=(0, 100), hatches: Mapping[str, str] | None = None,
+              figsize=(13, 4.2)):
+    """A figure of :func:`grouped_bars` (rows of ``means``: groups, columns: bars) with the legend
+    beside it and a dotted ``chance`` line. Returns the figure."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    grouped_bars(ax, means, stds, hatches=hatches)
+    if chance is not None:
+        ax.axhline(chance, color="0.6", lw=0.8, ls=":")
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=7, frameon=False, ncol=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_title(f"{title}\n{data_label}" if title else data_label, fontsize=10)
+    return fig
+
+
 # --------------------------------------------------------------------------- ours against the paper
 
 def ours_vs_paper(compare: pd.DataFrame, *, data_label: str, title: str | None = None, xlabel: str = "%",
@@ -511,8 +548,8 @@ def ours_vs_paper(compare: pd.DataFrame, *, data_label: str, title: str | None =
     return fig, rank
 
 
-__all__ = ["DOMAIN_LABEL_STYLE", "DOMAIN_MARKERS", "CurvePanel", "clip_legend", "domain_roc", "draw_curve_panel",
-           "embed_2d", "embedding_maps", "embedding_panels", "finish_grid", "ours_vs_paper", "roc_and_scores",
+__all__ = ["DOMAIN_LABEL_STYLE", "DOMAIN_MARKERS", "CurvePanel", "bar_chart", "clip_legend", "domain_roc", "draw_curve_panel",
+           "embed_2d", "embedding_maps", "embedding_panels", "finish_grid", "grouped_bars", "ours_vs_paper", "roc_and_scores",
            "roc_curves", "roc_grid", "roc_rules", "scatter_clips", "score_distributions", "score_histograms",
            "section_rocs", "threshold_and_rocs", "threshold_strip", "training_curves", "training_figure",
            "training_grid"]

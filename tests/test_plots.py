@@ -189,3 +189,19 @@ def test_embedding_panels_draw_the_given_maps_and_one_legend():
     assert [h.get_label() for h in fig.legends[0].legend_handles][:2] == ["section 00", "section 01"]
     assert LABEL in fig._suptitle.get_text()
     plt.close(fig)
+
+
+def test_bar_chart_one_bar_per_system_and_type_with_error_bars_and_hatching():
+    means = pd.DataFrame({"A": [60.0, 70.0], "B": [55.0, 65.0], "C": [50.0, 52.0]}, index=["fan", "valve"])
+    stds = means * 0 + 2.0
+    fig = plots.bar_chart(means, stds, data_label=LABEL, title="bars", ylabel="h-mean (%)", hatches={"A": "//"})
+    (ax,) = fig.axes
+    rects = ax.patches
+    assert len(rects) == 3 * 2
+    assert [r.get_height() for r in rects] == [60.0, 70.0, 55.0, 65.0, 50.0, 52.0]
+    assert [r.get_hatch() for r in rects[:2]] == ["//", "//"] and not rects[2].get_hatch()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fan", "valve"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B", "C"]
+    assert ax.get_ylabel() == "h-mean (%)" and ax.get_ylim() == (0, 100)
+    assert "SYNTHETIC" in ax.get_title()
+    plt.close(fig)
