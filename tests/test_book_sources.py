@@ -80,5 +80,9 @@ def test_every_figure_cell_is_folded_named_and_its_figures_are_unique(source):
             assert "hide-input" in tags, f"{source.name}: a plotting cell is not tagged hide-input:\n{cell.source[:80]}"
             assert "figure" in cell.metadata.get("mystnb", {}), \
                 f"{source.name}: a plotting cell has no figure name (mystnb: figure: name):\n{cell.source[:80]}"
+    for cell in nb.cells:
+        if "figure" in cell.metadata.get("mystnb", {}):   # myst-nb makes every rich output a figure of that name
+            assert not re.search(r"^\s*display\(", cell.source, re.M), \
+                f"{source.name}: the figure cell {cell.metadata['mystnb']['figure']['name']} also displays; split it"
     names = [c.metadata["mystnb"]["figure"]["name"] for c in nb.cells if "figure" in c.metadata.get("mystnb", {})]
     assert len(names) == len(set(names))
