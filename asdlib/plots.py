@@ -337,7 +337,9 @@ def draw_curve_panel(ax, panel: CurvePanel) -> None:
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     else:
         training_curves(ax, panel.curves, band=panel.band, centre=panel.centre,
-                        colours=dict(panel.colours) if panel.colours else None, marker="")
+                        colours=dict(panel.colours) if panel.colours else None, marker=".")
+    epochs = max((np.atleast_2d(np.asarray(runs, dtype=float)).shape[1] for runs in panel.curves.values()), default=1)
+    ax.set_xlim(0.5, epochs + 0.5)                  # whole epochs, also for a one-epoch run
     if panel.mark_max is not None:
         values = np.atleast_2d(np.asarray(panel.curves[panel.mark_max], dtype=float))[0]
         best = int(np.argmax(values))

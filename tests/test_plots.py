@@ -171,6 +171,7 @@ def test_training_grid_panels_each_run_marks_and_empty_panels():
     assert star[0].get_xdata().tolist() == [2] and star[0].get_ydata().tolist() == [0.7]
     assert diagnostic.get_ylim() == (0.2, 1)
     assert loss.get_yscale() == "log"
+    assert total.get_xlim() == (0.5, 3.5)             # whole epochs
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fan", "valve"]
     assert LABEL in fig._suptitle.get_text()
     plt.close(fig)
