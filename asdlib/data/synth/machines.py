@@ -182,6 +182,10 @@ def _bearing(rng, unit, attrs, fault, sev, n, sr):
         t = S.periodic_times(frng, dur, 1 / rate, jitter=0.004)
         zone = 1.0 + load * np.cos(2 * np.pi * (f_shaft * t + unit.timing))
     passes = S.impulse_train(n, sr, t, zone, kernel)
+    if fault == "inner-race":  # the impacts reach the housing through the balls: part rings the race's own mode
+        share = min(1.0, 0.3 * sev)
+        inner = S.impulse_train(n, sr, t, zone, S.resonance_kernel(sr, 1.5 * unit.res_hz, 0.0015))
+        passes = (1 - share) * passes + share * inner * S.rms(passes) / S.rms(inner)
     passes = passes / S.rms(passes) * np.sqrt(bpfo / rate)  # equal energy per second at any rate
     rolling = S.band_noise(rng, n, sr, 600, 5000) * _am(ph, unit.depth)
     return 0.6 * shaft + 0.8 * passes + 0.6 * rolling + _housing(rng, unit, n, sr)
