@@ -21,7 +21,9 @@ RUNS    ?= runs
 YEAR    ?= 2022
 PRESET  ?= demo
 SEED    ?= 0
-SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)
+# the folder `make book` uses for the same year, preset and seed (it carries the generator version)
+GENVER  := $(shell sed -n 's/^GENERATOR_VERSION = \([0-9]*\).*/\1/p' asdlib/data/synth/dataset.py)
+SYNTH   ?= data/synth-$(YEAR)-$(PRESET)-seed$(SEED)-v$(GENVER)
 
 .PHONY: book check-book test test-portability install lab synth refresh-notebooks clean help gpu-check
 

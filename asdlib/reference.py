@@ -8,8 +8,8 @@ them. No training, no test labels: a yardstick for how hard a data set is.
 
 ``asd synth --check`` runs it on a generated data set and prints the official
 DCASE 2022 summaries per machine type (2020: mean AUC and pAUC per type); the
-generator is calibrated so that on the ``demo`` preset every type lands between 0.55
-and 0.90 (:data:`CHECK_BOUNDS`), in 2022 with the target domain harder than the source.
+generator is calibrated so that on the ``demo`` preset every type lands within
+:data:`CHECK_BOUNDS`, in 2022 with the target domain harder than the source.
 
 This module sits above the metrics layer (it uses data, features, backends and
 metrics), which is why it is not inside :mod:`asdlib.data.synth`.

@@ -133,7 +133,7 @@ def _fan(rng, unit, attrs, fault, sev, n, sr):
     f_rot = float(attrs["spd"]) / 60.0 * unit.pitch
     blades = unit.count
     speed = S.speed_profile(rng, n, sr, f_rot, wobble=0.001)
-    hunt = unit.hunt + (0.02 * sev if fault == "clogging" else 0.0)  # clogged: hunts against the back-pressure
+    hunt = unit.hunt + (0.004 * sev if fault == "clogging" else 0.0)  # clogged: hunts against the back-pressure
     speed = speed * _hunting(rng, n, sr, 1.0, hunt)
     ph = S.phase_of(speed, sr, rng)
     orders, base = _series(unit, f_rot)
@@ -150,7 +150,8 @@ def _fan(rng, unit, attrs, fault, sev, n, sr):
     tone = tone / S.rms(tone)
     air = S.band_noise(rng, n, sr, 150, 6000)
     air_env = _am(blades * ph, unit.depth)
-    return tone + 0.6 * air * air_env + _housing(rng, unit, n, sr)
+    shake = 1.0 + (1.0 * sev if fault == "imbalance" else 0.0)  # the unbalanced rotor shakes the housing
+    return tone + 0.6 * air * air_env + shake * _housing(rng, unit, n, sr)
 
 
 # ----------------------------------------------------------------------- bearing
@@ -233,7 +234,7 @@ def _slider(rng, unit, attrs, fault, sev, n, sr):
     gate = S.envelope(n, sr, [(s, s + stroke_s, 1.0) for s in starts], ramp_s=ramp)
     f_motor = vel * 0.3                                 # ball-screw motor speed, Hz
     speed = S.speed_profile(rng, n, sr, f_motor, wobble=0.001)
-    wobble = unit.hunt + (0.04 * sev if fault == "loose-belt" else 0.0)  # a slack belt wobbles more
+    wobble = unit.hunt + (0.0025 * sev if fault == "loose-belt" else 0.0)  # a slack belt wobbles more
     speed = speed * _hunting(rng, n, sr, 1.0, wobble)
     ph = S.phase_of(speed * (0.3 + 0.7 * gate), sr, rng)
     orders, base = _series(unit, f_motor)
@@ -299,7 +300,7 @@ def _toycar(rng, unit, attrs, fault, sev, n, sr):
     f_motor = 110.0 * volt / 28.0 * unit.pitch
     speed = S.speed_profile(rng, n, sr, f_motor, wobble=0.001, wobble_hz=1.0)
     # tyres are never round: the motor slows down a little once per wheel turn, a flat spot a lot
-    dip = unit.hunt + (0.03 * min(1.0, sev) if fault == "tyre-damage" else 0.0)
+    dip = unit.hunt + (0.0075 * min(4.0, sev) if fault == "tyre-damage" else 0.0)
     speed = speed * (1.0 - dip * np.cos(np.pi * f_motor / ratio * np.arange(n) / sr) ** 8)
     ph = S.phase_of(speed, sr, rng)
     orders, base = _series(unit, f_motor)
@@ -399,7 +400,7 @@ MACHINES: dict[str, Machine] = {
     m.name: m
     for m in [
         Machine("fan", {"spd": ("900", "1050", "1200", "1350"), "op": tuple(_FAN_POINT)},
-                {"imbalance": "unbalanced impeller: energy moves from the blade pass to the once-per-turn orders",
+                {"imbalance": "unbalanced impeller: energy moves from the blade pass to the once-per-turn orders, the housing shakes",
                  "blade-damage": "chipped blade: the blade pass is modulated once per turn",
                  "clogging": "clogged filter: the motor hunts, every harmonic widens (same spectrum)"},
                 _fan, "industrial fan: blade-pass harmonics of the rotation plus airflow", (7, 7)),
@@ -422,7 +423,7 @@ MACHINES: dict[str, Machine] = {
         Machine("slider", {"vel": ("300", "400", "500", "600"), "ac": ("0.03", "0.05", "0.07", "0.09")},
                 {"no-grease": "dry rail: stick-slip chatter on the motor whine",
                  "rail-damage": "dented rail: a knock mid-stroke",
-                 "loose-belt": "slack belt: the motor speed wobbles"},
+                 "loose-belt": "slack belt: the motor speed wobbles (same spectrum)"},
                 _slider, "slide rail: strokes with motor whine and end-stop knocks", (3, 8)),
         Machine("valve", {"pat": ("00", "01", "02", "03"), "flow": ("lo", "hi")},
                 {"contamination": "debris in the seat: flow goes on when closed",
@@ -447,7 +448,7 @@ MACHINES: dict[str, Machine] = {
 }
 
 SPECTRUM_PRESERVING = {
-    "fan": "clogging", "bearing": "ball", "gearbox": "eccentric", "slider": "rail-damage", "valve": "coil-chatter",
+    "fan": "clogging", "bearing": "ball", "gearbox": "eccentric", "slider": "loose-belt", "valve": "coil-chatter",
     "ToyCar": "tyre-damage", "ToyTrain": "loose-coupler", "pump": "cavitation", "ToyConveyor": "roller-jam",
 }
 """Per type, a fault that leaves the time-averaged spectrum where it was (within about 1 dB
