@@ -1,4 +1,4 @@
-"""Sound models of the DCASE machine types (generator version 2), with named faults.
+"""Sound models of the DCASE machine types (generator version 3), with named faults.
 
 Each machine type is a :class:`Machine`: its attributes (the ``key_value`` pairs of
 the file names, each with an ordered list of values), its faults (names a mechanic
@@ -234,7 +234,7 @@ def _slider(rng, unit, attrs, fault, sev, n, sr):
     gate = S.envelope(n, sr, [(s, s + stroke_s, 1.0) for s in starts], ramp_s=ramp)
     f_motor = vel * 0.3                                 # ball-screw motor speed, Hz
     speed = S.speed_profile(rng, n, sr, f_motor, wobble=0.001)
-    wobble = unit.hunt + (0.0025 * sev if fault == "loose-belt" else 0.0)  # a slack belt wobbles more
+    wobble = unit.hunt + (0.002 * sev if fault == "loose-belt" else 0.0)  # a slack belt wobbles more
     speed = speed * _hunting(rng, n, sr, 1.0, wobble)
     ph = S.phase_of(speed * (0.3 + 0.7 * gate), sr, rng)
     orders, base = _series(unit, f_motor)
@@ -243,14 +243,17 @@ def _slider(rng, unit, attrs, fault, sev, n, sr):
     # the carriage chatters a little at ~45 Hz; on a dry rail stick-slip makes it deep
     chatter = 0.5 * unit.depth + (1.3 * sev if fault == "no-grease" else 0.0)
     whine = _keep_power(whine * _am(S.phase_of(np.full(n, 45.0), sr, rng), min(0.95, chatter)), whine)
+    if fault == "no-grease":  # and the carriage sticks and slips: the whine pulses at ~12 Hz
+        slip = _am(12.0 * np.arange(n) / sr + unit.timing, min(0.9, 0.5 * sev))
+        whine = _keep_power(whine * slip, whine)
     whine = whine / S.rms(whine)
     x = gate * (whine + 0.4 * S.band_noise(rng, n, sr, 300, 5000))
     stops = np.concatenate([starts, starts + stroke_s])
     hits = S.resonance_kernel(sr, 0.6 * unit.res_hz, 0.006)
     x = x + 1.5 * S.impulse_train(n, sr, stops, np.sqrt(accel / 0.06), hits)
-    if fault == "rail-damage":  # a dent on the rail: the carriage knocks over it mid-stroke
+    if fault == "rail-damage":  # a dent on the rail: the carriage knocks over it mid-stroke, the rail rings
         dents = starts + stroke_s * (0.3 + 0.4 * unit.timing)
-        x = x + 3.0 * sev * S.impulse_train(n, sr, dents, 1.0, hits)
+        x = x + 3.0 * sev * S.impulse_train(n, sr, dents, 1.0, S.resonance_kernel(sr, 0.9 * unit.res_hz, 0.01))
     return x + _housing(rng, unit, n, sr)
 
 
@@ -277,16 +280,21 @@ def _valve(rng, unit, attrs, fault, sev, n, sr):
     if fault == "contamination":  # debris in the seat: part of the flow goes on when closed
         leak = min(0.8, sev)
         gate = _keep_power(gate + leak * (1 - gate), gate)
-    x = gate * hiss
+    flow_gate = gate
+    if fault == "coil-chatter":  # a weak coil cannot hold the plunger: the flow flutters while open
+        flutter = _am(9.0 * np.arange(n) / sr + unit.timing, min(0.8, 0.5 * sev))
+        flow_gate = _keep_power(gate * flutter, gate)
+    x = flow_gate * hiss
     click_open = S.resonance_kernel(sr, 0.5 * unit.res_hz, 0.006)
     click_close = S.resonance_kernel(sr, unit.res_hz, 0.004)
-    x = x + 2.0 * S.impulse_train(n, sr, opens, 1.0, click_open)
+    snap = 1.0 + (min(1.0, sev) if fault == "sticking" else 0.0)  # a stuck plunger lets go with a snap
+    x = x + 2.0 * S.impulse_train(n, sr, opens, snap, click_open)
     close_times, close_amps = np.concatenate([closes, closes + bounce]), np.r_[np.ones(len(closes)),
                                                                                unit.ratio * np.ones(len(closes))]
     if fault == "coil-chatter":  # a weak coil: the armature chatters, so each close rattles
-        extra = np.concatenate([closes + bounce * (j + 2) for j in range(4)])
+        extra = np.concatenate([closes + bounce * (j + 2) for j in range(6)])
         close_times = np.concatenate([close_times, extra])
-        close_amps = np.r_[close_amps * (1 - 0.5 * min(1.0, sev)), 0.6 * min(1.0, sev) * np.ones(len(extra))]
+        close_amps = np.r_[close_amps * (1 - 0.5 * min(1.0, sev)), 0.45 * min(1.0, sev) * np.ones(len(extra))]
     x = x + 2.0 * S.impulse_train(n, sr, close_times, close_amps, click_close)
     coil = S.harmonics(S.phase_of(np.full(n, 50.0 * unit.count / 4), sr, rng), np.array([1.0, unit.ratio, 0.2]), rng)
     return x + 0.3 * gate * coil + _housing(rng, unit, n, sr)
@@ -427,8 +435,8 @@ MACHINES: dict[str, Machine] = {
                 _slider, "slide rail: strokes with motor whine and end-stop knocks", (3, 8)),
         Machine("valve", {"pat": ("00", "01", "02", "03"), "flow": ("lo", "hi")},
                 {"contamination": "debris in the seat: flow goes on when closed",
-                 "sticking": "sticking plunger: it opens late",
-                 "coil-chatter": "weak coil: each closing rattles"},
+                 "sticking": "sticking plunger: it opens late, with a snap",
+                 "coil-chatter": "weak coil: the flow flutters while open and each closing rattles"},
                 _valve, "solenoid valve: open/close clicks, coil hum and flow hiss in a control pattern", (3, 6)),
         Machine("ToyCar", {"car": ("A", "B", "C", "D"), "spd": ("28V", "31V", "34V", "37V")},
                 {"gear-damage": "broken pinion tooth: a click every motor revolution",
