@@ -399,6 +399,7 @@ def _toyconveyor(rng, unit, attrs, fault, sev, n, sr):
     if fault == "belt-damage":  # a torn belt joint slaps once per belt revolution
         t = S.periodic_times(frng, dur, 40 / f_motor, jitter=0.01)
         x = x + 8 * sev * S.impulse_train(n, sr, t, 1.0, S.resonance_kernel(sr, 400, 0.01))
+        x = x + 0.3 * sev * S.band_noise(frng, n, sr, 200, 1200)  # and the loose end flaps
     return x + _housing(rng, unit, n, sr)
 
 
@@ -449,7 +450,7 @@ MACHINES: dict[str, Machine] = {
                  "loose-coupler": "loose coupler: every rail joint rattles twice"},
                 _toytrain, "toy train: motor whine and rail-joint clicks", (5, 5)),
         Machine("ToyConveyor", {"spd": ("1", "2", "3", "4"), "load": ("lo", "mid", "hi")},
-                {"belt-damage": "torn belt joint: a slap per belt revolution",
+                {"belt-damage": "torn belt joint: a slap per belt revolution, the loose end flaps",
                  "roller-jam": "seized roller: every other roller pass changes"},
                 _toyconveyor, "toy conveyor: belt motor and roller clicks", (6, 10)),
     ]
