@@ -224,6 +224,7 @@ def _gearbox(rng, unit, attrs, fault, sev, n, sr):
 
 # ------------------------------------------------------------------------ slider
 def _slider(rng, unit, attrs, fault, sev, n, sr):
+    frng = _fault_rng(rng)
     vel = float(attrs["vel"]) * unit.pitch             # mm/s
     accel = float(attrs["ac"])                          # larger: shorter ramps
     stroke_s = (150.0 + 40.0 * unit.count) / vel
@@ -248,6 +249,8 @@ def _slider(rng, unit, attrs, fault, sev, n, sr):
         whine = _keep_power(whine * slip, whine)
     whine = whine / S.rms(whine)
     x = gate * (whine + 0.4 * S.band_noise(rng, n, sr, 300, 5000))
+    if fault == "no-grease":  # and the dry rail squeals
+        x = x + 0.3 * min(4.0, sev) * gate * S.band_noise(frng, n, sr, 2500, 6000)
     stops = np.concatenate([starts, starts + stroke_s])
     hits = S.resonance_kernel(sr, 0.6 * unit.res_hz, 0.006)
     x = x + 1.5 * S.impulse_train(n, sr, stops, np.sqrt(accel / 0.06), hits)
@@ -430,7 +433,7 @@ MACHINES: dict[str, Machine] = {
                  "eccentric": "eccentric gear: the mesh frequency swings once per turn"},
                 _gearbox, "gearbox: gear-mesh harmonics with load-dependent shaft-rate sidebands", (23, 23)),
         Machine("slider", {"vel": ("300", "400", "500", "600"), "ac": ("0.03", "0.05", "0.07", "0.09")},
-                {"no-grease": "dry rail: stick-slip chatter on the motor whine",
+                {"no-grease": "dry rail: stick-slip chatter on the motor whine, and a squeal",
                  "rail-damage": "dented rail: a knock mid-stroke",
                  "loose-belt": "slack belt: the motor speed wobbles (same spectrum)"},
                 _slider, "slide rail: strokes with motor whine and end-stop knocks", (3, 8)),
