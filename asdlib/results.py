@@ -607,7 +607,7 @@ def summary_figure(records: Iterable[Mapping[str, Any]], published: pd.DataFrame
         ax.set_yticks(y, [f"{s} (n={n})" for s, n in zip(grp["system"], grp["n"])], fontsize=8)
         metric = "official score (h-mean, %)" if grp["metric"].iloc[0] == "hmean" else "mean AUC over machine IDs (%)"
         ax.set_xlabel(metric, fontsize=8)
-        ax.set_title(textwrap.fill(f"{notebook}: {grp['paper'].iloc[0]}. {label}", 120), fontsize=8, loc="left")
+        ax.set_title(textwrap.fill(f"{notebook}: {grp['paper'].iloc[0]}. {label}", 88), fontsize=8, loc="left")
         ax.grid(axis="y", color="0.93")
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     synthetic = frame["data_label"].str.startswith("SYNTHETIC").any()
