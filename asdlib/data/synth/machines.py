@@ -463,6 +463,6 @@ SPECTRUM_PRESERVING = {
     "fan": "clogging", "bearing": "ball", "gearbox": "eccentric", "slider": "loose-belt", "valve": "coil-chatter",
     "ToyCar": "tyre-damage", "ToyTrain": "loose-coupler", "pump": "cavitation", "ToyConveyor": "roller-jam",
 }
-"""Per type, a fault that leaves the time-averaged spectrum where it was (within about 1 dB
-in every mel band within 30 dB of the loudest): a detector of stationary energy cannot
-find it. tests/test_synth.py measures it."""
+"""Per type, a fault that leaves the time-averaged spectrum where it was (within 1.5 dB in
+every mel band within 30 dB of the loudest, at the middle of the demo preset's severity
+range): a detector of stationary energy cannot find it. tests/test_synth.py measures it."""
