@@ -546,7 +546,9 @@ def summary_frame(records: Iterable[Mapping[str, Any]], published: pd.DataFrame 
     :func:`scores_long`; mean, std and n over seeds, in percent), the paper's value of the same
     system and metric (published row with ``machine_type == "all"``, through
     :data:`PAPER_SYSTEM_NAMES`; the first printed when several tables give one) and the reference
-    detector's on the same data (the mean of its ``ALL_TYPES`` rows)."""
+    detector's on the same data (the mean of its ``ALL_TYPES`` rows): the one the chapter recorded
+    on its own inputs (a system named ``reference: ...``) when it did, else the first chapter's
+    (in name order) that recorded one."""
     long = scores_long(records)
     columns = ["data_label", "dataset", "metric", "notebook", "paper", "system", "ours", "ours_std", "n",
                "paper_value", "reference"]
@@ -558,10 +560,13 @@ def summary_frame(records: Iterable[Mapping[str, Any]], published: pd.DataFrame 
     rows = []
     for (label, dataset, metric), grp in summary.groupby(["data_label", "dataset", "metric"], sort=True):
         ref = grp[grp["system"].str.startswith(REFERENCE_PREFIX)]
-        reference = 100 * float(ref["value"].mean()) if len(ref) else math.nan
         for (notebook, paper, system), cell in grp.groupby(["notebook", "paper", "system"], sort=False):
             if system.startswith(REFERENCE_PREFIX):
                 continue
+            own = ref[ref["notebook"] == notebook]   # the chapter's yardstick on its own inputs, else the first chapter's
+            if not len(own) and len(ref):
+                own = ref[ref["notebook"] == min(ref["notebook"])]
+            reference = 100 * float(own["value"].mean()) if len(own) else math.nan
             types = set(long.loc[(long["data_label"] == label) & (long["paper"] == paper) & (long["system"] == system)
                                  & (long["machine_type"] != ALL_TYPES), "machine_type"])
             cell = cell[[set(c) == types for c in cell["types_covered"]]]   # seeds with every type only

@@ -252,3 +252,9 @@ def test_summary_frame_sets_ours_beside_the_paper_and_the_reference(tmp_path):
     fig = summary_figure(collect_records(runs, "demo"), published)
     assert "SYNTHETIC" in fig._suptitle.get_text()
     assert summary_figure([], published) is None
+    # a chapter that records the reference detector on its own inputs gets that one as its line
+    _write(runs, "demo", "wk", "all-seed0", paper="Wilkinghoff", seeds=[0], types=["fan"], started="2025-01-01T00:00:02",
+           wall=1.0, results_=[_result("reference: mean log-mel", 0, {"fan": 0.6}), _result("presented", 0, {"fan": 0.9})])
+    frame = summary_frame(collect_records(runs, "demo"), published).set_index("system")
+    assert frame.loc["presented", "reference"] == pytest.approx(60.0)
+    assert frame.loc["SC", "reference"] == pytest.approx(70.0)   # no own line: the first chapter's ("00_ref")
