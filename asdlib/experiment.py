@@ -251,7 +251,9 @@ def start_run(
     """Validate a chapter's parameters, find or make its data, and start its record.
 
     ``settings`` overrides the profile's chapter settings (checked: an unknown key or a
-    wrong type fails with the valid ones); the record stores the resolved settings.
+    wrong type fails with the valid ones); the record stores the resolved settings. A
+    chapter whose settings have ``types`` (not None) runs only those machine types, unless
+    the ``machine_types`` parameter names some.
     ``paper`` defaults to the chapter spec's (its short citation)."""
     prof = get_profile(profile)
     if paper is None:
@@ -262,6 +264,7 @@ def start_run(
     if dataset is None or dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r}: valid datasets are {list(DATASETS)}")
     machine_types, seeds = check_parameters(dataset=dataset, machine_types=machine_types, seeds=seeds)
+    parameter_types = machine_types
     if seeds is None:
         seeds = list(default_seeds(notebook, profile, overrides))
     synthetic = None
@@ -278,13 +281,21 @@ def start_run(
         synthetic = {"preset": manifest["preset"]["name"], "seed": manifest["seed"],
                      "generator_version": manifest["version"]}
     index = index_dataset(root, machine_types=machine_types, year=None if dataset in (2020, 2022) else dataset)
+    profile_types = getattr(resolved, "types", None)
+    if machine_types is None and profile_types is not None:
+        # the profile runs a subset of the machine types (a chapter's `types` setting); the parameter overrides it
+        machine_types = [t for t in sorted(index["machine_type"].unique()) if t in profile_types]
+        if not machine_types:
+            raise DataError(f"{root}: the data has none of the machine types of {notebook!r}'s setting "
+                            f"types={tuple(profile_types)}; it has {sorted(index['machine_type'].unique())}")
+        index = index[index["machine_type"].isin(machine_types)].reset_index(drop=True)
     if (dataset == 2020) != bool((index["year"] == 2020).all()):
         found = "2020" if (index["year"] == 2020).all() else "2022+"
         raise DataError(f"{root}: dataset={dataset} but the files follow the DCASE {found} naming; "
                         "pass the dataset that matches the data")
     types = list(machine_types) if machine_types is not None else sorted(index["machine_type"].unique())
     params = {"data_root": None if data_root is None else str(data_root), "dataset": dataset,
-              "machine_types": machine_types, "profile": profile, "device": device, "seeds": list(seeds),
+              "machine_types": parameter_types, "profile": profile, "device": device, "seeds": list(seeds),
               "settings": overrides or None, "results_dir": None if results_dir is None else str(results_dir)}
     return Run(notebook=notebook, paper=paper, dataset=dataset, data_root=root, machine_types=types,
                profile=prof, settings=resolved, device=resolve_device(device), seeds=list(seeds),

@@ -98,3 +98,13 @@ def test_require_finds_another_chapters_records_by_data_identity(tiny, tmp_path,
     monkeypatch.setattr(reader, "synthetic", other)
     with pytest.raises(FileNotFoundError):
         reader.require("00_task_data_metrics")
+
+
+def test_a_chapters_types_setting_selects_its_machine_types_unless_the_parameter_names_some(tiny):
+    run = start_run("ustc_tgram_wav2vec", "x", data_root=tiny, profile="ci", settings={"types": ("fan", "valve")})
+    assert run.machine_types == ["fan"] and set(run.index["machine_type"]) == {"fan"}
+    with pytest.raises(DataError, match=r"none of the machine types of 'ustc_tgram_wav2vec'.*\['fan'\]"):
+        start_run("ustc_tgram_wav2vec", "x", data_root=tiny, profile="ci", settings={"types": ("valve",)})
+    run = start_run("ustc_tgram_wav2vec", "x", data_root=tiny, profile="ci", machine_types=["fan"],
+                    settings={"types": ("valve",)})
+    assert run.machine_types == ["fan"] and run.parameters["machine_types"] == ["fan"]
