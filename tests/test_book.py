@@ -50,8 +50,9 @@ def test_row_index_takes_positions_or_a_mask():
 def test_settings_table_has_every_profile_and_says_what_none_means():
     table = settings_table("wilkinghoff_design_choices")
     assert list(table.columns) == ["paper", "demo", "ci"]
-    assert table.loc["crop_seconds", "paper"] == "whole clip" and table.loc["crop_seconds", "demo"] == "1.0"
-    assert table.loc["seeds", "demo"] == "0, 1, 2" and table.loc["seeds", "paper"] == "0, 1, 2, 3, 4"
+    assert table.loc["crop_seconds", "paper"] == "whole clip" and table.loc["crop_seconds", "ci"] == "0.5"
+    assert table.loc["configurations", "paper"] == "all eleven"
+    assert table.loc["seeds", "demo"] == "0, 1" and table.loc["seeds", "paper"] == "0, 1, 2, 3, 4"
 
 
 def test_load_central_crops_cuts_the_middle_of_each_clip(tmp_path):

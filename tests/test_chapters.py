@@ -39,7 +39,7 @@ def test_defaults_are_the_paper_profile_and_profiles_list_only_differences(stem)
 
 def test_settings_are_typed_and_checked():
     s = chapter_settings("wilkinghoff_design_choices", "demo")
-    assert s.epochs == 3 and s.crop_seconds == 1.0 and s.seeds == (0, 1, 2)
+    assert s.epochs == 4 and s.crop_seconds is None and s.seeds == (0, 1) and "presented" in s.configurations
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.epochs = 4
     s = chapter_settings("wilkinghoff_design_choices", "demo", {"epochs": 5, "lr": 1, "seeds": [3, 4]})
@@ -72,7 +72,7 @@ def test_a_typo_in_a_profile_block_fails_when_the_spec_is_made():
 def test_default_seeds_come_from_the_spec_or_the_profile():
     assert default_seeds("00_task_data_metrics", "paper") == (0,)            # nothing random: once
     assert default_seeds("wilkinghoff_design_choices", "ci") == (0,)         # the profile's
-    assert default_seeds("wilkinghoff_design_choices", "demo") == (0, 1, 2)  # the chapter's
+    assert default_seeds("wilkinghoff_design_choices", "demo") == (0, 1)     # the chapter's
     assert default_seeds("wilkinghoff_design_choices", "demo", {"seeds": (5,)}) == (5,)
     assert chapter_spec("aithu_aegan_ensembles").requires == ("aithu_classifiers", "aithu_probabilistic")
 
