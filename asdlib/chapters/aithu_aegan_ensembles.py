@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asdlib.chapters.papers import AITHU
+from asdlib.chapters.papers import AITHU, AITHU_DEMO_TYPES
 from asdlib.chapters.spec import ChapterSpec
 
 
@@ -14,7 +14,8 @@ class AEGANEnsembleSettings:
     """AEGAN-AD per machine type, the ensembles over the records of ``aithu_classifiers`` and
     ``aithu_probabilistic`` (same profile and data).
 
-    n_mels = patch_size: the patches are n_mels x patch_size (paper: 128 x 128); train_hop,
+    types: the machine types run (None = all; demo: the AITHU demo's four, those of the records
+    it combines); n_mels = patch_size: the patches are n_mels x patch_size (paper: 128 x 128); train_hop,
     score_hop: frames between patch starts (the code: 1); width, latent: the AEGAN-AD
     networks' ndf/ngf and nz; epochs: ours (the paper gives none); mu, gp_lambda: eq. (6)
     and (5); knn_k, lof_neighbors: the critic-embedding detectors; dc_*: submission 1's
@@ -23,6 +24,7 @@ class AEGANEnsembleSettings:
     of the ensembles' simplex grid.
     """
 
+    types: tuple[str, ...] | None = None
     n_mels: int = 128
     patch_size: int = 128
     train_hop: int = 1
@@ -51,7 +53,7 @@ SPEC = ChapterSpec(
     stem="aithu_aegan_ensembles", paper=AITHU, settings_class=AEGANEnsembleSettings,
     requires=("aithu_classifiers", "aithu_probabilistic"),
     profiles={
-        "demo": {"n_mels": 64, "patch_size": 64, "train_hop": 64, "score_hop": 64, "width": 16, "latent": 128,
+        "demo": {"types": AITHU_DEMO_TYPES, "n_mels": 64, "patch_size": 64, "train_hop": 64, "score_hop": 64, "width": 16, "latent": 128,
                  "epochs": 3, "batch_size": 64, "score_batch": 256, "dc_n_mels": 32, "dc_frames": 32,
                  "dc_epochs": 3, "dc_batch_size": 16, "seeds": (0, 1)},
         "ci": {"n_mels": 32, "patch_size": 32, "train_hop": 16, "score_hop": 16, "width": 8, "latent": 32,

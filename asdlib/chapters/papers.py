@@ -20,3 +20,11 @@ WILKINGHOFF = Paper("003", "Wilkinghoff 2023 (ICASSP)", "Wilkinghoff",
 
 PAPERS: dict[str, Paper] = {p.key: p for p in (AITHU, GANS, USTC, WILKINGHOFF)}
 """Paper key -> :class:`Paper`; ``PAPERS[k].short`` is the ``paper`` column of the published file."""
+
+AITHU_DEMO_TYPES = ("ToyCar", "bearing", "slider", "valve")
+"""The machine types of the three AITHU chapters' demo (the ensembles combine the same types),
+chosen in advance for their fault kinds: gear, tyre and brush faults of a toy on log-mel input;
+impulsive periodic bearing faults; friction squeal, stick-slip and belt faults of the slider (one
+of AEGAN-AD's critic types); transient on/off timing faults of the valve. Left to ``paper``:
+ToyTrain (its Table 3 backbone, Cnn6, costs about three times the others per update), fan and
+gearbox (budget)."""
