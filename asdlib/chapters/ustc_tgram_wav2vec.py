@@ -80,7 +80,7 @@ SPEC = ChapterSpec(
                  "w2v_config": {"conv_channels": 32, "embed_dim": 128, "num_layers": 2, "num_heads": 4, "ff_dim": 256,
                                 "pos_conv_kernel": 32, "pos_conv_groups": 8},
                  "w2v_clips_per_type": 48, "w2v_epochs": 1, "w2v_finetune_epochs": 1, "w2v_crop_seconds": 1.0,
-                 "ae_epochs": 5, "tsne_perplexity": 10.0, "seeds": (0, 1)},
+                 "ae_epochs": 5, "tsne_perplexity": 10.0, "seeds": (0, 1, 2)},
         "ci": {"types": ("slider", "valve"), "crop_seconds": 1.0, "epochs": 1, "batch_size": 16, "lr": 1e-3,
                "tdnn_channels": (32, 32, 32, 32, 64), "segment_dim": 32, "embedding_dim": 16,
                "w2v_config": {"conv_channels": 32, "embed_dim": 32, "num_layers": 1, "num_heads": 2, "ff_dim": 64,
