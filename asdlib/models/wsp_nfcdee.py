@@ -222,13 +222,28 @@ class WSPNFCDEE(nn.Module):
     the standardised features hardly depend on alpha and it barely moves. Pass
     ``train_alpha=False`` to keep alpha fixed (e.g. chosen on validation data).
 
+    **Which statistic alpha weighs** (``standardize``). ``"pooled"`` (the default, the
+    paper's pooling of the raw statistics): ``u = alpha y + beta z`` in log-mel units,
+    then standardised as above. Where the time mean of a bin varies across a section's
+    clips several times more than its time std, ``u`` is then almost the mean alone
+    whatever alpha is near 0.5. ``"each"`` (ours) standardises ``y`` and ``z`` per bin
+    first (with the same five training moments) and pools those,
+    ``u = alpha y' + beta z'``, then standardises ``u`` at the current alpha as above
+    (its variance is ``alpha^2 + beta^2 + 2 alpha beta rho``, ``rho`` the per-bin
+    correlation of ``y`` and ``z``): alpha then weighs the two statistics' deviations
+    in comparable units.
+
     Args:
         n_mels: mel bins ``M``.
         n_groups, transforms, hidden, flow: of the :class:`NFCDEE`.
         alpha: initial WSP weight of the mean (``beta = 1 - alpha``).
         train_alpha: train the WSP weights with the flows (the paper) or freeze them.
         var_eps: added to the pooled variance before the square root (a bin constant
-            over the training clips is not blown up).
+            over the training clips is not blown up); with ``standardize="each"`` also to
+            the variances of ``y`` and ``z``.
+        standardize: ``"pooled"`` (pool the raw statistics, then standardise) or
+            ``"each"`` (standardise the mean and the std per bin, pool, standardise
+            again); see above.
     """
 
     def __init__(
@@ -241,9 +256,12 @@ class WSPNFCDEE(nn.Module):
         alpha: float = 0.5,
         train_alpha: bool = True,
         var_eps: float = 1e-5,
+        standardize: Literal["pooled", "each"] = "pooled",
     ) -> None:
         super().__init__()
-        self.n_mels, self.var_eps = n_mels, var_eps
+        if standardize not in ("pooled", "each"):
+            raise ValueError(f"standardize={standardize!r} must be 'pooled' or 'each'")
+        self.n_mels, self.var_eps, self.standardize = n_mels, var_eps, standardize
         self.pool = WeightedStatPooling(alpha, trainable=train_alpha)
         self.flows = NFCDEE(n_mels, n_groups=n_groups, transforms=transforms, hidden=hidden, flow=flow)
         for name in ("mean_y", "mean_z", "var_y", "var_z", "cov_yz"):
@@ -281,6 +299,11 @@ class WSPNFCDEE(nn.Module):
             raise RuntimeError("call fit_standardizer(time_stats(train_log_mels)) first (train_wsp_nfcdee does)")
         a = self.pool.alpha
         b = 1.0 - a
+        if self.standardize == "each":
+            sd_y, sd_z = (self.var_y + self.var_eps).sqrt(), (self.var_z + self.var_eps).sqrt()
+            stats = torch.stack([(stats[:, 0] - self.mean_y) / sd_y, (stats[:, 1] - self.mean_z) / sd_z], dim=1)
+            var = a * a * self.var_y / sd_y**2 + b * b * self.var_z / sd_z**2 + 2.0 * a * b * self.cov_yz / (sd_y * sd_z)
+            return self.pool.combine(stats) / (var.clamp_min(0.0) + self.var_eps).sqrt()
         mean = a * self.mean_y + b * self.mean_z
         var = a * a * self.var_y + b * b * self.var_z + 2.0 * a * b * self.cov_yz
         return (self.pool.combine(stats) - mean) / (var.clamp_min(0.0) + self.var_eps).sqrt()
