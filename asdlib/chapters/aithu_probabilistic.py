@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asdlib.chapters.papers import AITHU
+from asdlib.chapters.papers import AITHU, AITHU_DEMO_TYPES
 from asdlib.chapters.spec import ChapterSpec
 
 
@@ -13,11 +13,18 @@ from asdlib.chapters.spec import ChapterSpec
 class AITHUProbabilisticSettings:
     """The paper gives no training schedule: these defaults are ours.
 
-    train_per_section: training clips kept per section (None = all); max_window_frames caps
-    the IMDN window (ci's 2 s clips have only 63 frames); *_stride: hop between IMDN
-    windows in training and in scoring.
+    types: the machine types run (None = all; demo: the AITHU demo's four,
+    ``asdlib.chapters.papers.AITHU_DEMO_TYPES``); train_per_section: training clips kept per
+    section (None = all); wsp_*: the flows (wsp_batch_size larger than a section's clips =
+    full batch), wsp_standardize: ``"pooled"`` pools the raw time mean and std (the paper's
+    WSP), ``"each"`` standardises each per bin before pooling (``asdlib.models.WSPNFCDEE``);
+    wsp_noise: std of the Gaussian noise added to the standardised pooled training features
+    (0 = none; ``train_wsp_nfcdee``); imdn_hidden: width of IGNN / LRCGNN (None = Table 6's
+    128); max_window_frames caps the IMDN window (None = Tables 7-8's nFrames); *_stride:
+    hop between IMDN windows in training and in scoring.
     """
 
+    types: tuple[str, ...] | None = None
     train_per_section: int | None = None
     wsp_epochs: int = 200
     wsp_batch_size: int = 64
@@ -25,10 +32,13 @@ class AITHUProbabilisticSettings:
     wsp_groups: int = 4
     wsp_transforms: int = 3
     wsp_hidden: int = 64
+    wsp_standardize: str = "pooled"
+    wsp_noise: float = 0.0
     imdn_epochs: int = 30
     imdn_batch_size: int = 256
     imdn_lr: float = 1e-3
     imdn_components: int = 2
+    imdn_hidden: int | None = None
     imdn_train_stride: int = 1
     imdn_score_stride: int = 1
     imdn_score_batch: int = 1024
@@ -39,11 +49,15 @@ class AITHUProbabilisticSettings:
 SPEC = ChapterSpec(
     stem="aithu_probabilistic", paper=AITHU, settings_class=AITHUProbabilisticSettings,
     profiles={
-        "demo": {"wsp_epochs": 30, "wsp_batch_size": 16, "wsp_transforms": 2, "wsp_hidden": 32, "imdn_epochs": 2,
-                 "imdn_batch_size": 64, "imdn_train_stride": 128, "imdn_score_stride": 64, "imdn_score_batch": 64,
-                 "seeds": (0, 1, 2)},
+        "demo": {"types": AITHU_DEMO_TYPES,
+                 "wsp_epochs": 100, "wsp_batch_size": 128, "wsp_lr": 3e-3, "wsp_transforms": 1, "wsp_hidden": 32,
+                 "wsp_standardize": "each", "wsp_noise": 0.6,
+                 "imdn_epochs": 10, "imdn_batch_size": 64, "imdn_lr": 2e-3, "imdn_hidden": 32,
+                 "imdn_train_stride": 8, "imdn_score_stride": 4, "imdn_score_batch": 1024, "max_window_frames": 16,
+                 "seeds": (0, 1)},
         "ci": {"train_per_section": 4, "wsp_epochs": 3, "wsp_batch_size": 16, "wsp_groups": 2, "wsp_transforms": 1,
-               "wsp_hidden": 16, "imdn_epochs": 1, "imdn_batch_size": 64, "imdn_train_stride": 8,
-               "imdn_score_stride": 8, "imdn_score_batch": 64, "max_window_frames": 31, "seeds": (0,)},
+               "wsp_hidden": 16, "wsp_standardize": "each", "wsp_noise": 0.6, "imdn_epochs": 1,
+               "imdn_batch_size": 64, "imdn_hidden": 16, "imdn_train_stride": 8, "imdn_score_stride": 8,
+               "imdn_score_batch": 64, "max_window_frames": 31, "seeds": (0,)},
     },
 )
