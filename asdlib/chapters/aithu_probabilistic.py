@@ -54,7 +54,7 @@ SPEC = ChapterSpec(
                  "wsp_standardize": "each", "wsp_noise": 0.6,
                  "imdn_epochs": 10, "imdn_batch_size": 64, "imdn_lr": 2e-3, "imdn_hidden": 32,
                  "imdn_train_stride": 8, "imdn_score_stride": 4, "imdn_score_batch": 1024, "max_window_frames": 16,
-                 "seeds": (0, 1)},
+                 "seeds": (0, 1, 2)},
         "ci": {"train_per_section": 4, "wsp_epochs": 3, "wsp_batch_size": 16, "wsp_groups": 2, "wsp_transforms": 1,
                "wsp_hidden": 16, "wsp_standardize": "each", "wsp_noise": 0.6, "imdn_epochs": 1,
                "imdn_batch_size": 64, "imdn_hidden": 16, "imdn_train_stride": 8, "imdn_score_stride": 8,
