@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asdlib.chapters.papers import AITHU
+from asdlib.chapters.papers import AITHU, AITHU_DEMO_TYPES
 from asdlib.chapters.spec import ChapterSpec
 
 
@@ -14,7 +14,7 @@ from asdlib.chapters.spec import ChapterSpec
 class AITHUClassifierSettings:
     """The chapter says what demo and ci cut.
 
-    clip_seconds: first seconds of every clip used (None = whole clip); hop_length: of the
+    types: the machine types run (None = all; the AITHU demo: AITHU_DEMO_TYPES); clip_seconds: first seconds of every clip used (None = whole clip); hop_length: of the
     SC/MHCR spectrograms (not in the paper); stft_pool: neighbouring bins of the 2048-point
     STFT averaged into one (1 = all 1025 bins, Table 3); n_frames: frames per piece (None =
     Table 3's 192); n_pieces: evenly spaced pieces per clip (None = as few as cover the
@@ -25,11 +25,12 @@ class AITHUClassifierSettings:
     pre-trained here when no checkpoint is given (w2v_pretrain_per_type: training clips per
     type it sees, None = all; w2v_n_frames: frames per piece of the SC-wav2vec input, None
     = the whole clip); ae_*, mnv2_*: the baselines (paper: the official baseline.yaml
-    values); grid_machine_type: the type of the backbone x backend grid;
+    values); grid_machine_type: the type of the backbone x backend grid (None: no grid);
     wav2vec_checkpoint: a local fairseq wav2vec (v1) checkpoint loaded instead of
     pre-training one (``asd run ... --set wav2vec_checkpoint=/models/wav2vec_large.pt``).
     """
 
+    types: tuple[str, ...] | None = None
     clip_seconds: float | None = None
     hop_length: int = 512
     stft_pool: int = 1
@@ -68,7 +69,7 @@ class AITHUClassifierSettings:
     mnv2_train_hop: int = 8
     mnv2_test_hop: int = 1
     mnv2_validation_split: float = 0.1
-    grid_machine_type: str = "ToyCar"
+    grid_machine_type: str | None = "ToyCar"
     wav2vec_checkpoint: str | None = None
     seeds: tuple[int, ...] | None = (0, 1, 2, 3, 4)
 
@@ -81,10 +82,11 @@ SPEC = ChapterSpec(
     none_means={"clip_seconds": "whole clip", "n_frames": "Table 3 (192)", "n_pieces": "cover the clip",
                 "mahalanobis_shrinkage": "none (empirical)", "w2v_n_frames": "whole clip"},
     profiles={
-        "demo": {**_CPU, "clip_seconds": 2.1, "n_frames": 32, "n_pieces": 1, "ecapa_channels": 64, "batch_size": 32,
-                 "w2v_channels": 64, "w2v_context_layers": 3, "w2v_steps": 4, "w2v_pretrain_per_type": 64,
-                 "w2v_epochs": 3, "w2v_batch_size": 16, "w2v_crop_samples": 16000, "w2v_warmup_updates": 10,
-                 "ae_epochs": 10, "ae_vectors_per_clip": 32, "mnv2_test_hop": 8, "seeds": (0, 1)},
+        "demo": {**_CPU, "types": AITHU_DEMO_TYPES, "n_frames": 32, "ecapa_channels": 64, "batch_size": 32,
+                 "epochs": 4, "w2v_channels": 64, "w2v_context_layers": 3, "w2v_steps": 4,
+                 "w2v_pretrain_per_type": 64, "w2v_epochs": 3, "w2v_batch_size": 16, "w2v_crop_samples": 16000,
+                 "w2v_warmup_updates": 10, "ae_epochs": 30, "ae_vectors_per_clip": 32, "mnv2_epochs": 3,
+                 "mnv2_test_hop": 8, "grid_machine_type": None, "seeds": (0, 1)},
         "ci": {**_CPU, "n_frames": 16, "n_pieces": 2, "embedding_dim": 32, "ecapa_channels": 32, "batch_size": 16,
                "w2v_channels": 16, "w2v_context_layers": 2, "w2v_steps": 2, "w2v_pretrain_per_type": 4,
                "w2v_epochs": 1, "w2v_batch_size": 8, "w2v_crop_samples": 8000, "w2v_warmup_updates": 1,
