@@ -53,9 +53,9 @@ SPEC = ChapterSpec(
     stem="aithu_aegan_ensembles", paper=AITHU, settings_class=AEGANEnsembleSettings,
     requires=("aithu_classifiers", "aithu_probabilistic"),
     profiles={
-        "demo": {"types": AITHU_DEMO_TYPES, "n_mels": 64, "patch_size": 64, "train_hop": 64, "score_hop": 64, "width": 16, "latent": 128,
-                 "epochs": 3, "batch_size": 64, "score_batch": 256, "dc_n_mels": 32, "dc_frames": 32,
-                 "dc_epochs": 3, "dc_batch_size": 16, "seeds": (0, 1)},
+        "demo": {"types": AITHU_DEMO_TYPES, "n_mels": 32, "patch_size": 32, "train_hop": 8, "score_hop": 16,
+                 "width": 16, "latent": 128, "epochs": 10, "batch_size": 64, "score_batch": 256, "dc_n_mels": 32,
+                 "dc_frames": 32, "dc_epochs": 10, "dc_batch_size": 16, "seeds": (0, 1)},
         "ci": {"n_mels": 32, "patch_size": 32, "train_hop": 16, "score_hop": 16, "width": 8, "latent": 32,
                "epochs": 1, "batch_size": 64, "score_batch": 256, "lof_neighbors": 5, "dc_n_mels": 32,
                "dc_frames": 32, "dc_epochs": 1, "dc_batch_size": 16, "grid_step": 0.25, "seeds": (0,)},
