@@ -100,6 +100,26 @@ class Run:
             raise ValueError(f"evaluate({system!r}): no scored test clips")
         return results.get("dev", next(iter(results.values())))
 
+    def reference_scores(self, cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+        """The reference detector's scores (:func:`asdlib.reference.reference_scores`: a clip's mean
+        log-mel, Mahalanobis distance per section) of the labelled test clips of the run's machine
+        types, on whole clips; fitted on their training clips."""
+        from asdlib.reference import reference_scores
+
+        rows = self.index[((self.index["split"] == "train") | (self.index["label"] != "unknown"))
+                          & self.index["machine_type"].isin(self.machine_types)]
+        return reference_scores(rows, device=self.device, cache_dir=cache_dir)
+
+    def record_reference(self, scores: pd.DataFrame, **notes: Any):
+        """Evaluate the reference detector's test ``scores`` on the chapter's own inputs as
+        :data:`asdlib.reference.REFERENCE_SYSTEM`, once per seed of the run (nothing is trained,
+        so every seed gets the same scores): the results page draws it as the chapter's yardstick.
+        ``notes`` say what inputs it saw. Returns the result, as :meth:`evaluate`."""
+        from asdlib.reference import REFERENCE_SYSTEM
+
+        notes = {"selection": "nothing trained or selected", **notes}
+        return [self.evaluate(REFERENCE_SYSTEM, scores, seed=seed, **notes) for seed in self.seeds][-1]
+
     def record_folders(self) -> list[Path]:
         """Where :meth:`require` looks, in order: the runs folder of this run (``asd run``
         writes ``<out>/<profile>/<chapter>/<tag>/``), ``<checkout>/runs/<profile>``, then

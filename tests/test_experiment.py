@@ -108,3 +108,18 @@ def test_a_chapters_types_setting_selects_its_machine_types_unless_the_parameter
     run = start_run("ustc_tgram_wav2vec", "x", data_root=tiny, profile="ci", machine_types=["fan"],
                     settings={"types": ("valve",)})
     assert run.machine_types == ["fan"] and run.parameters["machine_types"] == ["fan"]
+
+
+def test_the_reference_detector_is_recorded_once_per_seed_on_the_runs_types(tiny):
+    from asdlib.reference import REFERENCE_SYSTEM
+
+    run = start_run("00_task_data_metrics", "x", data_root=tiny, profile="ci", seeds=[0, 1])
+    scores = run.reference_scores()
+    assert set(scores["split"]) == {"test"} and set(scores["machine_type"]) == {"fan"}
+    assert np.isfinite(scores["score"]).all()
+    result = run.record_reference(scores, inputs="whole clips")
+    recorded = [r for r in run.results if r["system"] == REFERENCE_SYSTEM]
+    assert sorted({r["seed"] for r in recorded}) == [0, 1] and {r["part"] for r in recorded} == {"dev", "eval"}
+    assert recorded[0]["notes"] == {"selection": "nothing trained or selected", "inputs": "whole clips"}
+    last_dev = next(r for r in recorded if r["seed"] == 1 and r["part"] == "dev")
+    assert result.official_score == last_dev["official_score"]
