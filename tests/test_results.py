@@ -135,6 +135,27 @@ def test_published_reference_file():
     assert aithu.set_index(["table", "machine_type"]).loc[("Table 1", "all"), "value"] == 52.61
 
 
+def test_published_wilkinghoff_dev_and_eval_halves():
+    """Tables 3-7 of Wilkinghoff: both halves, the same systems and metrics, one number per key,
+    each half its own published table (never mixed)."""
+    pub = load_published()
+    wk = pub[pub["paper"] == PAPER]
+    dev, ev = "DCASE 2022 Task 2 dev (sections 00-02)", "DCASE 2022 Task 2 eval (sections 03-05)"
+    assert set(wk["dataset"]) == {dev, ev}
+    keys = ["table", "page", "system", "machine_type", "metric"]
+    halves = {d: wk[wk["dataset"] == d] for d in (dev, ev)}
+    for half in halves.values():
+        assert not half.duplicated(keys).any()
+        assert half["table"].value_counts().to_dict() == {"Table 6": 96, "Table 4": 72, "Table 3": 48, "Table 5": 48,
+                                                          "Table 7": 24}
+    assert (set(map(tuple, halves[dev][keys].to_numpy())) == set(map(tuple, halves[ev][keys].to_numpy())))
+    value = halves[ev].set_index(["table", "system", "metric"])["value"]
+    assert value[("Table 3", "non-trainable centres, no bias terms", "auc_target_domain_only")] == 69.80
+    assert value[("Table 7", "standard design choices", "pauc_mixed")] == 55.22
+    datasets = {t.meta["dataset"] for t in published_tables(pub, paper=PAPER)}
+    assert datasets == {dev, ev}
+
+
 def test_published_tables_and_bad_file(tmp_path):
     (table,) = [t for t in published_tables(load_published()) if t.meta["paper"] == "Liu et al. 2022 (AITHU)"]
     assert "published in the paper (real dcase data)" in table.caption.lower()
