@@ -650,8 +650,11 @@ def copy_chapters(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLi
     """Copy one executed notebook per chapter into ``out_dir/<notebook>.ipynb`` (atomically).
 
     The book shows, for each chapter, the run over all machine types with the lowest
-    seed when there is one, else the lowest-seed run of the first machine type group.
+    seed when there is one, else the lowest-seed run of the first machine type group. Its
+    claims ledger (the cell tagged :data:`LEDGER_TAG`) is recomputed over every record of
+    the chapter, so the page tests the claims on every seed of the plan.
     """
+    records = list(records)
     best: dict[str, tuple[tuple, Path]] = {}
     for record in records:
         runner = record.get("runner") or {}
@@ -668,8 +671,36 @@ def copy_chapters(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLi
         target = Path(out_dir) / f"{name}.ipynb"
         with atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
+            every_seed_ledger(tmp, name, records)
         written.append(target)
     return written
+
+
+LEDGER_TAG = "claims-ledger"
+"""Tag of the chapter cell whose output :func:`copy_chapters` replaces with the claims ledger
+over every record of the chapter's plan (every seed), not only the copied run's."""
+
+
+def every_seed_ledger(notebook: str | os.PathLike, stem: str, records: Sequence[Mapping[str, Any]]) -> bool:
+    """Replace the outputs of the cell tagged :data:`LEDGER_TAG` in ``notebook`` (in place) by the
+    ledger of chapter ``stem`` over ``records`` (:func:`asdlib.claims.chapter_ledger`: the chapter's
+    records and those of the chapters it requires); False when no cell has the tag."""
+    import nbformat
+
+    from asdlib.chapters import CHAPTERS
+    from asdlib.claims import chapter_ledger
+
+    if stem not in CHAPTERS or not any(r.get("notebook") == stem for r in records):
+        return False
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and LEDGER_TAG in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return False
+    text = chapter_ledger(records, stem)
+    for cell in cells:
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text})]
+    nbformat.write(nb, str(notebook))
+    return True
 
 
 def _results_command(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asdlib.chapters.papers import AITHU, AITHU_DEMO_TYPES
-from asdlib.chapters.spec import ChapterSpec
+from asdlib.chapters.spec import ChapterSpec, Claim, Evidence
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,21 @@ class AEGANEnsembleSettings:
     grid_step: float = 0.1
     seeds: tuple[int, ...] | None = (0, 1, 2, 3, 4)
 
+CLAIMS = (
+    Claim("E1", "submission 1 beats submission 2 (the domain classifier's weights help)", "AITHU submission 1",
+          "AITHU submission 2", paper=Evidence("Table 10", "submission-1", "submission-2")),
+    Claim("E2", "the ensemble beats the AEGAN-AD subsystem", "AITHU submission 1", "AEGAN-AD",
+          paper=Evidence("Table 10", "submission-1", "AEGAN-AD", worse_table="Table 9")),
+    Claim("E3", "six subsystems beat two (submission 1 against submission 4)", "AITHU submission 1",
+          "AITHU submission 4", paper=Evidence("Table 10", "submission-1", "submission-4")),
+    Claim("E4", "the ensemble beats its best subsystem, SC", "AITHU submission 1", "SC",
+          paper=Evidence("Table 10", "submission-1", "SC", machine_type="mean", worse_table="Table 3")),
+)
+"""The paper's claims (:mod:`asdlib.claims`); E4 reads SC from the records of ``aithu_classifiers``."""
+
 
 SPEC = ChapterSpec(
-    stem="aithu_aegan_ensembles", paper=AITHU, settings_class=AEGANEnsembleSettings,
+    stem="aithu_aegan_ensembles", claims=CLAIMS, paper=AITHU, settings_class=AEGANEnsembleSettings,
     requires=("aithu_classifiers", "aithu_probabilistic"),
     profiles={
         "demo": {"types": AITHU_DEMO_TYPES, "n_mels": 32, "patch_size": 32, "train_hop": 8, "score_hop": 16,

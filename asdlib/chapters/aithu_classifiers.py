@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asdlib.chapters.papers import AITHU, AITHU_DEMO_TYPES
-from asdlib.chapters.spec import ChapterSpec
+from asdlib.chapters.spec import ChapterSpec, Claim, Evidence
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,23 @@ class AITHUClassifierSettings:
 
 _CPU = {"stft_pool": 16, "mahalanobis_shrinkage": "ledoit_wolf", "epochs": 1, "mnv2_epochs": 1, "mnv2_lr": 1e-3,
         "mnv2_validation_split": 0.0, "ae_test_stride": 4}
+CLAIMS = (
+    Claim("A1", "section classification beats the multi-head classifier-regressor", "SC", "MHCR",
+          paper=Evidence("Table 3", "SC", "MHCR", machine_type="mean", worse_table="Table 4")),
+    Claim("A2", "SC beats the DCASE 2022 autoencoder baseline", "SC", "DCASE 2022 autoencoder baseline",
+          paper=Evidence("Table 3", "SC", "baseline-AE", machine_type="mean", worse_table="Table 1")),
+    Claim("A3", "MHCR beats the DCASE 2022 MobileNetV2 baseline", "MHCR", "DCASE 2022 MobileNetV2 baseline",
+          paper=Evidence("Table 4", "MHCR", "baseline-MobileNetV2", worse_table="Table 2")),
+    Claim("A4", "SC on wav2vec 2.0 features beats the autoencoder baseline", "SC-wav2vec",
+          "DCASE 2022 autoencoder baseline",
+          paper=Evidence("Table 5", "SC-wav2vec", "baseline-AE", machine_type="mean", worse_table="Table 1")),
+    Claim("A5", "MHCR beats SC on gearbox (the exception)", "MHCR", "SC", machine_type="gearbox",
+          paper=Evidence("Table 4", "MHCR", "SC", machine_type="gearbox", worse_table="Table 3")),
+)
+"""The paper's claims (:mod:`asdlib.claims`); A5 needs gearbox, not a demo type."""
 
 SPEC = ChapterSpec(
-    stem="aithu_classifiers", paper=AITHU, settings_class=AITHUClassifierSettings,
+    stem="aithu_classifiers", claims=CLAIMS, paper=AITHU, settings_class=AITHUClassifierSettings,
     none_means={"clip_seconds": "whole clip", "n_frames": "Table 3 (192)", "n_pieces": "cover the clip",
                 "mahalanobis_shrinkage": "none (empirical)", "w2v_n_frames": "whole clip"},
     profiles={

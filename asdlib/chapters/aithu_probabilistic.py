@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asdlib.chapters.papers import AITHU, AITHU_DEMO_TYPES
-from asdlib.chapters.spec import ChapterSpec
+from asdlib.chapters.spec import ChapterSpec, Claim, Evidence
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,26 @@ class AITHUProbabilisticSettings:
     max_window_frames: int | None = None
     seeds: tuple[int, ...] | None = (0, 1, 2, 3, 4)
 
+def _per_type(key, statement, better, worse, machine_type):
+    tables = {"WSP-NFCDEE": "Table 7", "IMDN": "Table 8"}
+    return Claim(key, statement, better, worse, machine_type=machine_type,
+                 paper=Evidence(tables[better], better, worse, machine_type=machine_type, worse_table=tables[worse]))
+
+
+CLAIMS = (
+    _per_type("P1", "IMDN is the stronger model on valve", "IMDN", "WSP-NFCDEE", "valve"),
+    _per_type("P2", "WSP-NFCDEE is the stronger model on slider", "WSP-NFCDEE", "IMDN", "slider"),
+    _per_type("P3", "WSP-NFCDEE is the stronger model on bearing", "WSP-NFCDEE", "IMDN", "bearing"),
+    _per_type("P4", "IMDN is the stronger model on ToyCar", "IMDN", "WSP-NFCDEE", "ToyCar"),
+    Claim("P5", "weighted statistic pooling improves NF-CDEE, especially on slider", "WSP-NFCDEE", "NF-CDEE",
+          where="Section 3.2.1 (text only, no number)"),
+)
+"""The paper's claims (:mod:`asdlib.claims`): Tables 7 and 8 per machine type; P5 needs NF-CDEE
+without WSP, which no profile runs yet."""
+
 
 SPEC = ChapterSpec(
-    stem="aithu_probabilistic", paper=AITHU, settings_class=AITHUProbabilisticSettings,
+    stem="aithu_probabilistic", claims=CLAIMS, paper=AITHU, settings_class=AITHUProbabilisticSettings,
     profiles={
         "demo": {"types": AITHU_DEMO_TYPES,
                  "wsp_epochs": 100, "wsp_batch_size": 128, "wsp_lr": 3e-3, "wsp_transforms": 1, "wsp_hidden": 32,

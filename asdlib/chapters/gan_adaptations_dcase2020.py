@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from asdlib.chapters.papers import GANS
-from asdlib.chapters.spec import ChapterSpec
+from asdlib.chapters.spec import ChapterSpec, Claim, Evidence
 
 SYSTEMS = ("DCASE 2020 autoencoder", "GANomaly", "Skip-GANomaly", "EGBAD")
 
@@ -67,9 +67,20 @@ only near the game's equilibrium, and that needs the paper's 100 epochs, not a C
 _CPU = {"batch_size": dict.fromkeys(SYSTEMS, 256),
         "lr": {"DCASE 2020 autoencoder": 3e-3, "GANomaly": 1e-3, "Skip-GANomaly": 1e-3, "EGBAD": 2e-4},
         "init_output_bias": True}
+CLAIMS = (
+    Claim("G1", "GANomaly beats the DCASE 2020 autoencoder", "GANomaly", "DCASE 2020 autoencoder",
+          paper=Evidence("Fig. 4d (Sec. 4.3.1 text)", "GANomaly", "DCASE", metric="auc_mean")),
+    Claim("G2", "Skip-GANomaly is at least level with the autoencoder", "Skip-GANomaly", "DCASE 2020 autoencoder",
+          paper=Evidence("Fig. 4d (Sec. 4.3.1 text)", "SGANomaly", "DCASE", metric="auc_mean")),
+    Claim("G3", "GANomaly beats Skip-GANomaly", "GANomaly", "Skip-GANomaly",
+          paper=Evidence("Fig. 4d (Sec. 4.3.1 text)", "GANomaly", "SGANomaly", metric="auc_mean")),
+    Claim("G4", "EGBAD does not beat the autoencoder", "DCASE 2020 autoencoder", "EGBAD",
+          paper=Evidence("Tabela 2", "DCASE", "EGBAD", metric="auc_mean", machine_type="mean")),
+)
+"""The paper's claims (:mod:`asdlib.claims`), mean AUC over machine IDs; G4 needs EGBAD (``paper``)."""
 
 SPEC = ChapterSpec(
-    stem="gan_adaptations_dcase2020", paper=GANS, settings_class=GANSettings,
+    stem="gan_adaptations_dcase2020", claims=CLAIMS, paper=GANS, settings_class=GANSettings,
     none_means={"types": "all", "systems": "all four", "gan_epochs": "epochs", "vectors_per_clip": "all",
                 "curve_epochs": "the main training's", "curve_vectors_per_clip": "all"},
     profiles={

@@ -31,9 +31,52 @@ class Paper:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Where a paper makes a claim: two published numbers of ``asdlib/published_results.csv``.
+
+    The paper's difference is ``better - worse`` of the rows (``table``, ``system``,
+    ``metric``, ``machine_type``, ``dataset``); ``worse_table`` names the second row's table
+    when the two systems are printed in different tables. ``dataset`` None: the paper's
+    development set (the only row of that system and metric when there is one)."""
+
+    table: str
+    better: str
+    worse: str
+    metric: str = "hmean"
+    machine_type: str = "all"
+    dataset: str | None = None
+    worse_table: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One of a paper's claims, stated as a comparison our records can test.
+
+    ``better`` and ``worse`` are systems of the chapter's records (the names its runs pass to
+    ``run.evaluate``); the claim is that ``better`` scores higher than ``worse`` on ``metric``
+    (``official``: the official score over the run's machine types, mean AUC for DCASE 2020;
+    otherwise a key of the result's ``overall`` dict, such as ``auc_target_hmean``, or a dotted
+    path into the result such as ``notes.domain_only_dev.target.auc``) of the ``part``
+    sections, over the run's machine types or one ``machine_type`` (its per-type h-mean,
+    or mean AUC for 2020). ``paper`` is the published evidence (None: the paper says it in
+    words only; ``where`` then names the place)."""
+
+    key: str
+    statement: str
+    better: str
+    worse: str
+    metric: str = "official"
+    machine_type: str | None = None
+    part: str = "dev"
+    paper: Evidence | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class ChapterSpec:
-    """One chapter: notebook stem, paper, required chapters, settings class and the
-    per-profile differences from the paper's settings."""
+    """One chapter: notebook stem, paper, required chapters, settings class, the
+    per-profile differences from the paper's settings and the paper's claims
+    (:class:`Claim`, tested by :mod:`asdlib.claims`)."""
 
     stem: str
     paper: Paper | None
@@ -42,10 +85,14 @@ class ChapterSpec:
     requires: tuple[str, ...] = ()
     title: str = ""
     none_means: Mapping[str, str] = field(default_factory=dict)  # how a None setting reads ("whole clip")
+    claims: tuple[Claim, ...] = ()
 
     def __post_init__(self) -> None:
         if not (dataclasses.is_dataclass(self.settings_class) and self.settings_class.__dataclass_params__.frozen):
             raise TypeError(f"{self.stem}: settings_class must be a frozen dataclass")
+        keys = [c.key for c in self.claims]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{self.stem}: claim keys repeat: {keys}")
         for profile in self.profiles:  # a typo in a profile block fails at import, not at run time
             self.settings(profile)
 

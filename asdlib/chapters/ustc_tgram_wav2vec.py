@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from asdlib.chapters.papers import USTC
-from asdlib.chapters.spec import ChapterSpec
+from asdlib.chapters.spec import ChapterSpec, Claim, Evidence
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,36 @@ DEMO_EXPERIMENTS = (1, 5)
 model experiment 6 re-scores: the headline). Experiments 2 to 4 (the feature ablation of Table III)
 run under ``paper`` only: their models cost as much as experiment 5's."""
 
+EXP = {1: "USTC Exp. 1: log-mel, CE+triplet, posterior",
+       2: "USTC Exp. 2: log-mel+Tgram, CE+triplet, posterior",
+       3: "USTC Exp. 3: log-mel+wav2vec 2.0, CE+triplet, posterior",
+       4: "USTC Exp. 4: log-mel+Tgram+wav2vec 2.0, CE+triplet, posterior",
+       5: "USTC Exp. 5: log-mel+Tgram+wav2vec 2.0, CE+triplet+aux, posterior",
+       6: "USTC Exp. 6: log-mel+Tgram+wav2vec 2.0, CE+triplet+aux, distance"}
+"""The record names of Table I's experiments (the notebook's ``system_name``; a test keeps them equal)."""
+AE_SYSTEM = "DCASE autoencoder baseline (ours)"
+PAPER_EXP = {1: "Exp. 1 (Baseline): LogMel", 2: "Exp. 2: LogMel+Tgram", 3: "Exp. 3: LogMel+Pre-trained",
+             4: "Exp. 4: LogMel+Tgram+Pre-trained", 5: "Exp. 5: Exp. 4 + auxiliary loss",
+             6: "Exp. 6: Exp. 5 + distance metric"}
+
+CLAIMS = (
+    Claim("U1", "the distance score beats the posterior on the same model", EXP[6], EXP[5],
+          paper=Evidence("TABLE V", PAPER_EXP[6], PAPER_EXP[5])),
+    Claim("U2", "the three inputs with the auxiliary loss beat the log-mel baseline", EXP[5], EXP[1],
+          paper=Evidence("TABLE IV", PAPER_EXP[5], PAPER_EXP[1], worse_table="TABLE III")),
+    Claim("U3", "the proposed system beats the DCASE autoencoder baseline", EXP[6], AE_SYSTEM,
+          paper=Evidence("TABLE VI", "Our Method (Exp. 6)", "baseline-AE")),
+    Claim("U4", "Tgram and wav2vec 2.0 together beat Tgram alone", EXP[4], EXP[2],
+          paper=Evidence("TABLE III", PAPER_EXP[4], PAPER_EXP[2])),
+    Claim("U5", "... and beat wav2vec 2.0 alone", EXP[4], EXP[3],
+          paper=Evidence("TABLE III", PAPER_EXP[4], PAPER_EXP[3])),
+    Claim("U6", "the auxiliary loss helps", EXP[5], EXP[4], paper=Evidence("TABLE IV", PAPER_EXP[5], PAPER_EXP[4])),
+)
+"""The paper's claims (:mod:`asdlib.claims`); U4 to U6 need experiments 2 to 4 (``paper`` profile)."""
+
 
 SPEC = ChapterSpec(
-    stem="ustc_tgram_wav2vec", paper=USTC, settings_class=USTCSettings,
+    stem="ustc_tgram_wav2vec", claims=CLAIMS, paper=USTC, settings_class=USTCSettings,
     none_means={"crop_seconds": "whole clip", "w2v_crop_seconds": "whole clip",
                 "experiments": "all five (1 to 5)"},
     profiles={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asdlib.chapters.papers import WILKINGHOFF
-from asdlib.chapters.spec import ChapterSpec
+from asdlib.chapters.spec import ChapterSpec, Claim, Evidence
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,48 @@ DEMO_CONFIGURATIONS = ("presented", "spectrum only", "log-mel only", "standard")
 presented 0.63 s, spectrogram branch alone 0.55 s, log-mel alone 0.14 s, spectrum alone 0.08 s):
 the presented system, the two inputs that cost a fraction of it, and Table 7's standard system."""
 
+MIXED_AUC = "notes.domain_only_dev.mixed.auc"
+"""The paper's headline metric in our records: AUC over both domains of the development sections."""
+TARGET_AUC = "notes.domain_only_dev.target.auc"
+"""AUC of the target domain alone (its normal and anomalous clips), development sections."""
+
+
+def _claim(key, statement, better, worse, table, paper_better, paper_worse, metric=MIXED_AUC):
+    paper_metric = "auc_mixed" if metric == MIXED_AUC else "auc_target_domain_only"
+    return Claim(key, statement, f"Wilkinghoff: {better}", f"Wilkinghoff: {worse}", metric=metric,
+                 paper=Evidence(table, paper_better, paper_worse, metric=paper_metric))
+
+
+CLAIMS = (
+    _claim("W1", "the spectrum and the log-mel spectrogram, concatenated while training, beat the spectrum alone",
+           "presented", "magnitude spectrum only", "Table 4", "concatenate embeddings while training",
+           "magnitude spectrum"),
+    _claim("W2", "... and beat the log-mel spectrogram alone", "presented", "log-mel spectrogram only", "Table 4",
+           "concatenate embeddings while training", "log-mel magnitude spectrogram"),
+    _claim("W3", "the presented design choices beat the standard ones", "presented", "standard design choices",
+           "Table 7", "presented design choices", "standard design choices"),
+    _claim("W4", "cosine distance beats a GMM as the backend of one model for both domains", "presented",
+           "presented, GMM joint model", "Table 6", "cosine distance, joint model for both domains",
+           "GMM, joint model for both domains"),
+    _claim("W5", "one model for both domains beats a source-domain model on the target domain", "presented",
+           "presented, cosine source model only", "Table 6", "cosine distance, joint model for both domains",
+           "cosine distance, source domain model only", metric=TARGET_AUC),
+    _claim("W6", "no bias terms beat bias terms (fixed centres)", "presented", "bias terms", "Table 3",
+           "non-trainable centres, no bias terms", "non-trainable centres, bias terms"),
+    _claim("W7", "fixed class centres beat trainable ones (no bias terms)", "presented", "trainable centres",
+           "Table 3", "non-trainable centres, no bias terms", "trainable centres, no bias terms"),
+    _claim("W8", "concatenating the two branches beats adding them", "presented", "add embeddings while training",
+           "Table 4", "concatenate embeddings while training", "add embeddings while training"),
+    _claim("W9", "temporal normalisation helps the target domain", "presented", "presented, no temporal norm",
+           "Table 5", "spectrum + spectrogram, with temporal normalization",
+           "spectrum + spectrogram, without temporal normalization", metric=TARGET_AUC),
+)
+"""The paper's claims as comparisons (:mod:`asdlib.claims`); W6 to W9 need configurations that run
+under ``paper`` only."""
+
 
 SPEC = ChapterSpec(
-    stem="wilkinghoff_design_choices", paper=WILKINGHOFF, settings_class=WilkinghoffSettings,
+    stem="wilkinghoff_design_choices", claims=CLAIMS, paper=WILKINGHOFF, settings_class=WilkinghoffSettings,
     none_means={"crop_seconds": "whole clip", "configurations": "all eleven"},
     profiles={
         "demo": {"epochs": 4, "batch_size": 32, "kmeans_n_init": 3, "gmm_covariance": "diag",
