@@ -485,6 +485,9 @@ def results_page(runs_dir: str | os.PathLike, profile: str,
                   f"`{runs_dir}`, but none holds an evaluated system, so there is no table of ours.",
                   ":::", ""]
 
+    if records:
+        parts += book_ledger(records, pub)
+
     found = [p for t in ours for p in t.meta["papers"]] + list(pub["paper"])
     papers = [p for p in PAPERS.values() if p in found] + [p for p in dict.fromkeys(found) if p not in PAPERS.values()]
     for paper in papers:
@@ -517,6 +520,34 @@ def results_page(runs_dir: str | os.PathLike, profile: str,
     else:
         parts += ["No records, so no run times.", ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def book_ledger(records: Sequence[Mapping[str, Any]], published: pd.DataFrame) -> list[str]:
+    """The book's claims ledger (every chapter's, :mod:`asdlib.claims`) as lines of the results page:
+    a count of the verdicts, then each chapter's ledger under its title."""
+    from asdlib.chapters import CHAPTERS
+    from asdlib.claims import VERDICTS, ledger, ledger_markdown
+
+    parts = ["## Claims ledger", "",
+             "Each chapter states its paper's main claims as comparisons and tests them on every seed of "
+             "this run (the rule is in each caption). A verdict is about our data: on SYNTHETIC data it says "
+             "whether the claim's mechanism shows on the generator's machines, not whether the paper is right "
+             "about the DCASE recordings.", ""]
+    tables = []
+    for stem, spec in CHAPTERS.items():
+        mine = [r for r in records if r.get("notebook") == stem]
+        if not spec.claims or not mine:
+            continue
+        tables.append((stem, spec, ledger(records, stem, published), sorted({data_label(r) for r in mine})))
+    if not tables:
+        return parts + ["No chapter with claims has records yet.", ""]
+    counts = pd.concat([t for _, _, t, _ in tables])["verdict"].value_counts()
+    parts += ["Verdicts over the book: " + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS) + ".", ""]
+    for stem, spec, table, labels in tables:
+        title = spec.title or (f"{spec.paper.short}: {stem}" if spec.paper else stem)
+        parts += [f"### {title}", "", f"Chapter: {{doc}}`{stem} <chapters/{stem}>`", "",
+                  ledger_markdown(table, "; ".join(labels)), ""]
+    return parts
 
 
 SUMMARY_FIGURE = "results_summary.png"
