@@ -7,8 +7,9 @@ scores* (:func:`standardise`), then combined as ``sum_j w_j z_j`` with the weigh
 ``w`` on the probability simplex, searched on a grid (:func:`simplex_grid`,
 :func:`search_weights`). Submission 1 standardises per domain ("the test scores for
 both domains are normalized respectively", the test clips' domains predicted by a
-Cnn6 domain classifier): ``standardise(..., by=("machine_type", "section", "domain"),
-test_by=(..., "<predicted domain column>"))``.
+Cnn6 domain classifier): per machine type and domain, ``standardise(...,
+by=("machine_type", "domain"), test_by=("machine_type", "<predicted domain column>"))``;
+the other submissions per machine type (``by=("machine_type",)``, the default).
 
 **Which labels choose the weights.** A grid search needs labelled anomalies, and
 the training set has none, so the weights are always chosen on *test* labels of
@@ -32,6 +33,15 @@ clips the result is reported on is an oracle (the honest protocol, book/develop.
   sections) never reach the objective that chooses ``s``'s weights: the objective is
   built from the selection sections' rows only. The table records them
   (``selected_on``).
+
+  **Nested choices** are made inside the same fold. A subsystem whose score is itself
+  chosen on test labels (AEGAN-AD's score function) must not enter as a column already
+  chosen per section leave-one-section-out: section 1's column would then hold a choice
+  made on section 0's labels, and the weights of section 0, searched on sections 1 and
+  2, would see them. ``choose={"AEGAN-AD": [candidate columns]}`` makes the choice
+  inside each fold, on the fold's selection rows, before the weight search; ``top``
+  (submission 3's subset of subsystems) likewise. Every candidate column is
+  standardised on its own, so the standardisation depends on no choice at all.
 - :func:`oracle_weights` (labelled oracle) -- per machine type, the weights chosen on
   the test labels of all its evaluated sections, the ones the result is reported on
   (``per_section=True``: each section's own labels). An upper bound, not a result.
@@ -492,6 +502,83 @@ def official_objective(meta: pd.DataFrame, *, max_fpr: float = MAX_FPR) -> Objec
 ObjectiveFactory = Callable[[pd.DataFrame], Objective]
 
 
+def _systems(names: list[str], choose: Mapping[str, Sequence[str]] | None) -> list[tuple[str, list[int]]]:
+    """The systems the weights are searched over: ``(name, candidate column indices)``, in column order.
+
+    A column outside ``choose`` is a system of its own (one candidate); a group of ``choose`` is one
+    system whose candidates are its columns, placed where its first candidate stands.
+    """
+    choose = {} if choose is None else dict(choose)
+    owner: dict[str, str] = {}
+    for group, candidates in choose.items():
+        group = str(group)
+        candidates = [str(c) for c in candidates]
+        if not candidates:
+            raise ValueError(f"choose: the group {group!r} has no candidate columns")
+        if group in names:
+            raise ValueError(f"choose: the group name {group!r} is also a column of the score matrix")
+        unknown = [c for c in candidates if c not in names]
+        if unknown:
+            raise ValueError(f"choose: the group {group!r} names columns {unknown} that the score matrix lacks")
+        for c in candidates:
+            if c in owner:
+                raise ValueError(f"choose: the column {c!r} is a candidate of both {owner[c]!r} and {group!r}")
+            owner[c] = group
+    systems: list[tuple[str, list[int]]] = []
+    placed: set[str] = set()
+    for j, name in enumerate(names):
+        if name not in owner:
+            systems.append((name, [j]))
+        elif owner[name] not in placed:
+            group = owner[name]
+            placed.add(group)
+            systems.append((group, [names.index(str(c)) for c in choose[group]]))
+    return systems
+
+
+def _fit_fold(
+    arr: np.ndarray,
+    names: list[str],
+    systems: list[tuple[str, list[int]]],
+    objective: Objective,
+    *,
+    grouped: set[str],
+    top: int | None,
+    grid: np.ndarray | None,
+    step: float,
+    tol: float,
+) -> tuple[np.ndarray, float, dict[str, str], list[str]]:
+    """Every choice of one fold, made on the selection rows ``arr`` and their ``objective`` only.
+
+    First each group's candidate (``search_weights`` over the unit vectors), then, with ``top``,
+    the ``top`` systems of best single objective (best first; ties in column order), then the
+    grid of weights over them. Returns ``(weights per column, objective value, {group: chosen
+    column}, the systems searched)``.
+    """
+    columns, choices = [], {}
+    for name, candidates in systems:
+        if name in grouped:
+            w, _ = search_weights(arr[:, candidates], objective, grid=np.eye(len(candidates)), tol=tol)
+            j = candidates[int(np.argmax(w))]
+            choices[name] = names[j]
+        else:
+            j = candidates[0]
+        columns.append(j)
+    order = list(range(len(systems)))
+    if top is not None and top < len(systems):
+        single = _evaluate_grid(arr[:, columns], np.eye(len(columns)), objective, chunk=256)
+        order = [int(i) for i in np.argsort(-single, kind="stable")[:top]]
+    searched_cols = [columns[i] for i in order]
+    g = simplex_grid(len(order), step) if grid is None else np.asarray(grid, dtype=float)
+    if g.ndim != 2 or g.shape[1] != len(order):
+        raise ValueError(f"grid must have one column per system searched ({len(order)}), got shape {g.shape}")
+    w, table = search_weights(arr[:, searched_cols], objective, grid=g, tol=tol)
+    full = np.zeros(len(names))
+    full[searched_cols] = w
+    value = float(table.loc[table["chosen"], "objective"].iloc[0])
+    return full, value, choices, [systems[i][0] for i in order]
+
+
 def _select_per_section(
     matrix: pd.DataFrame | np.ndarray,
     meta: pd.DataFrame,
@@ -502,15 +589,21 @@ def _select_per_section(
     tol: float,
     sections: Iterable[int] | None,
     grid: np.ndarray | None,
+    choose: Mapping[str, Sequence[str]] | None = None,
+    top: int | None = None,
 ) -> pd.DataFrame:
+    """One fold per (machine type, section): every choice of the fold on its selection sections' rows."""
     arr, names = _as_matrix(matrix)
     if len(meta) != len(arr):
         raise ValueError(f"meta has {len(meta)} rows for a score matrix of {len(arr)}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1):
+        raise ValueError(f"top={top!r} must be a positive integer or None")
+    systems = _systems(names, choose)
+    groups = [] if choose is None else [str(g) for g in choose]
     mtypes = meta["machine_type"].astype(str).to_numpy()
     secs = meta["section"].astype(int).to_numpy()
     wanted = None if sections is None else {int(s) for s in sections}
-    grid = simplex_grid(arr.shape[1], step) if grid is None else np.asarray(grid, dtype=float)
-    cache: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, float]] = {}
+    cache: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray, float, dict[str, str], list[str]]] = {}
     rows = []
     for mt in sorted(set(mtypes)):
         present = sorted(set(secs[mtypes == mt].tolist()))
@@ -525,14 +618,20 @@ def _select_per_section(
             if key not in cache:
                 rows_sel = np.flatnonzero((mtypes == mt) & np.isin(secs, chosen_on))
                 objective = objective_factory(meta.iloc[rows_sel].reset_index(drop=True))
-                w, table = search_weights(arr[rows_sel], objective, grid=grid, tol=tol)
-                cache[key] = (w, float(table.loc[table["chosen"], "objective"].iloc[0]))
-            w, value = cache[key]
+                cache[key] = _fit_fold(arr[rows_sel], names, systems, objective, grouped=set(groups), top=top,
+                                       grid=grid, step=step, tol=tol)
+            w, value, choices, searched = cache[key]
             row = {"machine_type": mt, "section": sec, "rule": rule,
                    "selected_on": ",".join(str(s) for s in chosen_on), "objective": value}
             row.update(dict(zip(names, w)))
+            for group in groups:
+                row[group] = float(w[names.index(choices[group])])
+                row[f"{group} choice"] = choices[group]
+            if top is not None:
+                row["subsystems"] = ",".join(searched)
             rows.append(row)
-    return pd.DataFrame(rows, columns=["machine_type", "section", "rule", "selected_on", "objective", *names])
+    extra = [*groups, *[f"{g} choice" for g in groups], *(["subsystems"] if top is not None else [])]
+    return pd.DataFrame(rows, columns=["machine_type", "section", "rule", "selected_on", "objective", *names, *extra])
 
 
 def honest_weights(
@@ -545,12 +644,15 @@ def honest_weights(
     tol: float = 1e-12,
     sections: Iterable[int] | None = None,
     grid: np.ndarray | None = None,
+    choose: Mapping[str, Sequence[str]] | None = None,
+    top: int | None = None,
 ) -> pd.DataFrame:
     """Weights per (machine type, section), each chosen without the labels of the section it is used on.
 
-    For section ``s`` of machine type ``t``, the weights maximise
-    ``objective_factory(meta of the selection rows)`` over the selection rows only:
-    the test clips of ``t``'s sections in ``pool``, ``s`` excluded. So:
+    For section ``s`` of machine type ``t`` (one *fold*), every choice -- the weights and,
+    with ``choose`` and ``top``, the nested ones -- maximises ``objective_factory(meta of
+    the selection rows)`` over the selection rows only: the test clips of ``t``'s sections
+    in ``pool``, ``s`` excluded. So:
 
     - ``s`` not in ``pool`` (DCASE 2022 evaluation sections 3-5 with the default
       ``pool=(0, 1, 2)``): chosen on all development sections' labels (rule ``"pool"``);
@@ -558,24 +660,43 @@ def honest_weights(
       leave one section out);
     - ``pool=None``: the pool is every section in ``meta`` (pure leave-one-section-out).
 
-    Labels outside the selection rows are never read (they may be ``"unknown"``).
+    Labels outside the selection rows are never read (they may be ``"unknown"``), and
+    ``selected_on`` lists every section whose labels reached the row.
+
+    Nested choices belong inside the fold: a score column that was itself chosen per
+    section (AEGAN-AD's score function chosen leave-one-section-out) would carry, on the
+    selection rows of ``s``, a choice made with ``s``'s labels. Give its candidates with
+    ``choose`` instead, and they are chosen on ``s``'s selection rows like the weights.
 
     Args:
-        score_matrix: ``(n_clips, n_systems)`` standardised test scores (array or
-            DataFrame naming the systems), rows matching ``meta``.
+        score_matrix: ``(n_clips, n_columns)`` standardised test scores (array or
+            DataFrame naming the columns), rows matching ``meta``.
         meta: ``machine_type``, ``section``, ``domain``, ``label`` per row.
         step: grid step (:func:`simplex_grid`).
         objective_factory: ``meta_subset -> objective`` (:func:`official_objective`).
         tol: tie tolerance (:func:`search_weights`).
         sections: only these sections get weights (default: all in ``meta``).
-        grid: candidate weight vectors instead of the simplex grid, e.g. ``np.eye(k)``
-            to *select one* of ``k`` scores honestly (AEGAN-AD's best score function,
-            the paper's "we select the best performing metric").
+        grid: candidate weight vectors instead of the simplex grid, one column per system
+            searched (a ``choose`` group counts once; with ``top``, ``top`` columns), e.g.
+            ``np.eye(k)`` to *select one* of ``k`` scores honestly (AEGAN-AD's best score
+            function alone, the paper's "we select the best performing metric").
+        choose: ``{system: [candidate columns]}``: each such system is *one* system of the
+            ensemble whose score is one of its candidate columns (e.g. AEGAN-AD's score
+            functions, each standardised like any column), chosen inside each fold on the
+            fold's selection rows (:func:`search_weights` over the unit vectors, ties to the
+            first candidate) before the weights are searched. The table gains a column per
+            system (its weight) and ``"<system> choice"`` (the chosen column); the other
+            candidates weigh 0.
+        top: inside each fold, keep the ``top`` systems of best single objective on the
+            selection rows (AITHU submission 3, "the top performing two or three
+            subsystems"; ties in column order) and search the grid over them only; the
+            table gains ``subsystems`` (those kept, best first).
 
     Returns:
         one row per (machine type, section): ``machine_type, section, rule,
-        selected_on`` (the sections whose labels chose the weights, e.g. ``"1,2"``),
-        ``objective`` (its value there), and one weight column per system.
+        selected_on`` (the sections whose labels chose the weights and every nested
+        choice, e.g. ``"1,2"``), ``objective`` (its value there), one weight column per
+        column of ``score_matrix``, then the ``choose`` and ``top`` columns above.
     """
     pool_set = None if pool is None else {int(p) for p in pool}
 
@@ -585,7 +706,7 @@ def honest_weights(
         return [p for p in candidates if p != sec], rule
 
     return _select_per_section(score_matrix, meta, selection, step=step, objective_factory=objective_factory,
-                               tol=tol, sections=sections, grid=grid)
+                               tol=tol, sections=sections, grid=grid, choose=choose, top=top)
 
 
 def leave_one_section_out_weights(
@@ -608,11 +729,14 @@ def oracle_weights(
     per_section: bool = False,
     sections: Iterable[int] | None = None,
     grid: np.ndarray | None = None,
+    choose: Mapping[str, Sequence[str]] | None = None,
+    top: int | None = None,
 ) -> pd.DataFrame:
     """ORACLE weights (label them so): chosen on the test labels they are evaluated on.
 
     Per machine type, on all its sections in ``meta`` (``per_section=True``: each
-    section on its own labels). Same table as :func:`honest_weights`, rule ``"oracle"``;
+    section on its own labels); ``choose`` and ``top`` as in :func:`honest_weights`,
+    chosen on the same labels. Same table as :func:`honest_weights`, rule ``"oracle"``;
     ``grid=np.eye(k)`` gives the oracle *selection* of one of ``k`` scores (what the
     AEGAN-AD code reports).
     """
@@ -621,7 +745,7 @@ def oracle_weights(
         return ([sec] if per_section else list(present)), "oracle"
 
     return _select_per_section(score_matrix, meta, selection, step=step, objective_factory=objective_factory,
-                               tol=tol, sections=sections, grid=grid)
+                               tol=tol, sections=sections, grid=grid, choose=choose, top=top)
 
 
 # ----------------------------------------------------------------------------- combining

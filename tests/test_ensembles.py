@@ -284,3 +284,154 @@ def test_honest_selection_of_one_score():
     assert chosen.loc[chosen.section == 1, "alpha"].item() == 1.0
     oracle = oracle_weights(matrix, meta, grid=np.eye(3), per_section=True)
     assert oracle.loc[oracle.section == 1, "beta"].item() == 1.0
+
+
+# ----------------------------------------------------------------------------- nested choices (AEGAN-AD's score function)
+
+AEGAN = ("AEGAN-AD: a", "AEGAN-AD: b", "AEGAN-AD: c")
+
+
+def _flipped(meta, section):
+    """meta with only ``section``'s labels swapped (normal <-> anomaly; every section stays valid)."""
+    out = meta.copy()
+    rows = (out["section"] == section).to_numpy()
+    out.loc[rows, "label"] = np.where(out.loc[rows, "label"] == "anomaly", "normal", "anomaly")
+    return out
+
+
+def _leaky_two_step(matrix, meta, candidates, **kwargs):
+    """The pipeline before the fix: AEGAN-AD's score function chosen per section leave-one-section-out,
+    the per-section column built from those choices, then the weights leave-one-section-out."""
+    choice = honest_weights(matrix[list(candidates)], meta, grid=np.eye(len(candidates)), **kwargs)
+    chosen = dict(zip(choice["section"], choice[list(candidates)].idxmax(axis=1)))
+    column = [matrix.at[i, chosen[s]] for i, s in zip(matrix.index, meta["section"])]
+    fixed = matrix.drop(columns=list(candidates)).assign(**{"AEGAN-AD": column})
+    return honest_weights(fixed, meta, **kwargs)
+
+
+def _leak_toy():
+    """Section 0's labels decide section 1's leave-one-section-out AEGAN-AD choice.
+
+    Candidate a is perfect and b inverted on sections 0 and 1; on section 2 every column is one
+    and the same weak score (no choice or weight changes the objective there). SC is weak on 1.
+    """
+    rng = np.random.default_rng(11)
+    meta = _meta(sections=(0, 1, 2), n=12)
+    y = _truth(meta)
+    sec = meta["section"].to_numpy()
+    perfect, inverted = 3 * y + rng.uniform(size=len(y)), -3 * y + rng.uniform(size=len(y))
+    weak = rng.normal(size=len(y)) + y
+    sc = np.where(sec == 1, weak, rng.normal(size=len(y)))
+    same = rng.normal(size=len(y)) + 0.5 * y
+    matrix = pd.DataFrame({"SC": np.where(sec == 2, same, sc),
+                           "AEGAN-AD: a": np.where(sec == 2, same, perfect),
+                           "AEGAN-AD: b": np.where(sec == 2, same, inverted)})
+    return matrix, meta
+
+
+def test_a_score_function_chosen_before_the_weights_leaks_the_evaluated_sections_labels():
+    """Issue 17: AEGAN-AD's choice for section 1 (on sections 0, 2) fed section 0's weights
+    (on sections 1, 2): flipping only section 0's labels moved section 0's weights."""
+    matrix, meta = _leak_toy()
+    candidates = ("AEGAN-AD: a", "AEGAN-AD: b")
+    flipped = _flipped(meta, 0)
+    before = _leaky_two_step(matrix, meta, candidates, pool=(0, 1, 2), step=0.1)
+    after = _leaky_two_step(matrix, flipped, candidates, pool=(0, 1, 2), step=0.1)
+    row0, row0_flipped = before[before.section == 0].iloc[0], after[after.section == 0].iloc[0]
+    assert row0["selected_on"] == row0_flipped["selected_on"] == "1,2"  # says section 0's labels are unused ...
+    assert (row0["AEGAN-AD"], row0["SC"]) == (1.0, 0.0)
+    assert (row0_flipped["AEGAN-AD"], row0_flipped["SC"]) == (0.0, 1.0)  # ... yet they moved the weights
+
+    # the fix: the score function chosen inside each fold, on the fold's selection sections
+    fixed = honest_weights(matrix, meta, pool=(0, 1, 2), step=0.1, choose={"AEGAN-AD": candidates})
+    fixed_flipped = honest_weights(matrix, flipped, pool=(0, 1, 2), step=0.1, choose={"AEGAN-AD": candidates})
+    pd.testing.assert_series_equal(fixed[fixed.section == 0].iloc[0], fixed_flipped[fixed_flipped.section == 0].iloc[0])
+    assert fixed.loc[fixed.section == 0, ["AEGAN-AD", "AEGAN-AD choice", "selected_on"]].values.tolist() == [
+        [1.0, "AEGAN-AD: a", "1,2"]]
+    # the flip does matter where section 0's labels are used: section 1's choice (on 0 and 2) moves
+    assert fixed_flipped.loc[fixed_flipped.section == 1, "AEGAN-AD choice"].item() == "AEGAN-AD: b"
+    assert fixed.loc[fixed.section == 1, "AEGAN-AD choice"].item() == "AEGAN-AD: a"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("top", [None, 2])
+def test_flipping_the_evaluated_sections_labels_moves_neither_its_score_function_nor_its_weights(seed, top):
+    rng = np.random.default_rng(100 + seed)
+    labelled = _meta(sections=(0, 1, 2, 3), n=12, eval_unknown=(3,))  # section 3: evaluation, no labels
+    y = _truth(labelled)
+    # per section, random strengths: which candidate and which system is best differs by section
+    cols = {}
+    for name in ("SC", "WSP", *AEGAN):
+        shift = dict(zip((0, 1, 2, 3), rng.uniform(-1.0, 2.5, 4)))
+        cols[name] = rng.normal(size=len(y)) + np.array([shift[s] for s in labelled["section"]]) * y
+    matrix = pd.DataFrame(cols)
+    kwargs = dict(pool=(0, 1, 2), step=0.25, choose={"AEGAN-AD": AEGAN}, top=top)
+    honest = honest_weights(matrix, labelled, **kwargs)
+    assert honest["selected_on"].tolist() == ["1,2", "0,2", "0,1", "0,1,2"]
+    for s in (0, 1, 2):
+        again = honest_weights(matrix, _flipped(labelled, s), **kwargs)
+        pd.testing.assert_series_equal(again[again.section == s].iloc[0], honest[honest.section == s].iloc[0])
+        # ... while the flip does move the choices of the sections that use its labels: it matters
+        rest = ["rule", "selected_on", *matrix.columns, "AEGAN-AD choice"]
+        assert not again.loc[again.section != s, rest].equals(honest.loc[honest.section != s, rest])
+        # its row never reads its labels at all: unknown labels there, same row
+        blind = labelled.copy()
+        blind.loc[blind.section == s, "label"] = "unknown"
+        alone = honest_weights(matrix, blind, sections=[s], **kwargs)
+        pd.testing.assert_series_equal(alone.iloc[0], honest[honest.section == s].iloc[0], check_names=False)
+    # the evaluation section: chosen on all development sections
+    row3 = honest[honest.section == 3].iloc[0]
+    assert row3["rule"] == "pool"
+    # weights: on the simplex, the unchosen candidates weigh 0, the group column is the chosen one's weight
+    weights = honest[list(matrix.columns)].to_numpy()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    for _, row in honest.iterrows():
+        assert row["AEGAN-AD choice"] in AEGAN
+        assert all(row[c] == 0.0 for c in AEGAN if c != row["AEGAN-AD choice"])
+        assert row["AEGAN-AD"] == row[row["AEGAN-AD choice"]]
+        if top is not None:
+            kept = row["subsystems"].split(",")
+            assert len(kept) == top
+            assert all(row[c] == 0.0 for c in ("SC", "WSP") if c not in kept)
+
+
+def test_the_choice_inside_a_fold_is_the_honest_choice_of_the_score_alone():
+    """The fold of section s chooses AEGAN-AD's score function on the same sections as the
+    stand-alone honest choice (honest_weights with grid=np.eye(k)): the same function."""
+    rng = np.random.default_rng(8)
+    meta = _meta(sections=(0, 1, 2), n=16)
+    matrix = _scores(meta, rng, STRENGTH).rename(columns=dict(zip(SYSTEMS, AEGAN)))
+    matrix["SC"] = rng.normal(size=len(meta)) + _truth(meta)
+    alone = honest_weights(matrix[list(AEGAN)], meta, grid=np.eye(3))
+    nested = honest_weights(matrix, meta, choose={"AEGAN-AD": AEGAN}, step=0.25)
+    assert nested["AEGAN-AD choice"].tolist() == alone[list(AEGAN)].idxmax(axis=1).tolist()
+    # one candidate only: the same weights as the plain search
+    plain = honest_weights(matrix[["SC", "AEGAN-AD: a"]], meta, step=0.25)
+    one = honest_weights(matrix[["SC", "AEGAN-AD: a"]], meta, step=0.25, choose={"AEGAN": ["AEGAN-AD: a"]})
+    pd.testing.assert_frame_equal(one[plain.columns], plain)
+    # the table feeds ensemble_scores: each clip gets its section's chosen score, weighted
+    scores = ensemble_scores(matrix, nested, meta)
+    for i in (0, len(meta) // 2, len(meta) - 1):
+        row = nested[nested.section == meta["section"].iloc[i]].iloc[0]
+        expected = row["SC"] * matrix.at[i, "SC"] + row["AEGAN-AD"] * matrix.at[i, row["AEGAN-AD choice"]]
+        assert scores[i] == pytest.approx(expected)
+    # the oracle takes the same arguments, on the labels it reports
+    oracle = oracle_weights(matrix, meta, choose={"AEGAN-AD": AEGAN}, top=1, step=0.25)
+    assert set(oracle["selected_on"]) == {"0,1,2"} and oracle["subsystems"].str.count(",").eq(0).all()
+
+
+def test_nested_choice_arguments_are_checked():
+    meta = _meta(sections=(0, 1), n=4)
+    matrix = pd.DataFrame({"SC": np.arange(len(meta), dtype=float), "a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match="lacks"):
+        honest_weights(matrix, meta, choose={"AEGAN-AD": ["a", "z"]})
+    with pytest.raises(ValueError, match="also a column"):
+        honest_weights(matrix, meta, choose={"SC": ["a", "b"]})
+    with pytest.raises(ValueError, match="both"):
+        honest_weights(matrix, meta, choose={"g1": ["a"], "g2": ["a", "b"]})
+    with pytest.raises(ValueError, match="no candidate"):
+        honest_weights(matrix, meta, choose={"g": []})
+    with pytest.raises(ValueError, match="top"):
+        honest_weights(matrix, meta, top=0)
+    with pytest.raises(ValueError, match="one column per system searched"):
+        honest_weights(matrix, meta, choose={"g": ["a", "b"]}, grid=np.eye(3))
