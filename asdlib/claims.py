@@ -204,15 +204,12 @@ def _points(mean: float, std: float = math.nan) -> str:
     return f"{mean:+.2f} ± {std:.2f}"
 
 
-def ledger_markdown(table: pd.DataFrame, data_label: str, stem: str | None = None) -> str:
-    """A ledger as a Markdown table with its caption (the data it is on, the rule)."""
-    if table.empty:
-        return "This chapter states no claims."
-    cells = pd.DataFrame({
+def ledger_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """A ledger (:func:`ledger`) as the table a reader sees: one row per claim, short columns."""
+    return pd.DataFrame({
         "": table["key"],
-        **({"chapter": [stem] * len(table)} if stem else {}),
-        "claim (better > worse)": [f"{c} ({b} > {w})" for c, b, w in zip(table["claim"], table["better"],
-                                                                          table["worse"])],
+        "claim": table["claim"],
+        "better > worse (our systems)": table["better"] + " > " + table["worse"],
         "metric, sections": table["metric"] + ", " + table["part"],
         "paper Δ": [_points(v) for v in table["paper"]],
         "printed in": table["where"],
@@ -220,18 +217,29 @@ def ledger_markdown(table: pd.DataFrame, data_label: str, stem: str | None = Non
         "seeds": table["n_seeds"],
         "verdict": table["verdict"],
     })
+
+
+def ledger_caption(data_label: str) -> str:
+    """The caption of a ledger: the data it is on and the verdict rule."""
+    return (f"Claims ledger, {data_label}. Δ = better − worse in percentage points; the paper's Δ is on its "
+            f"real DCASE data. Verdict: supported when our mean Δ has the claimed sign and exceeds "
+            f"{SE_MULTIPLE:g} standard errors over seeds, contradicted when the opposite sign does, else "
+            f"inconclusive (always with one seed); not run when a system has no result here.")
+
+
+def ledger_markdown(table: pd.DataFrame, data_label: str) -> str:
+    """A ledger as a Markdown pipe table under its caption (the results page)."""
+    if table.empty:
+        return "This chapter states no claims."
+    cells = ledger_cells(table)
     header = "| " + " | ".join(cells.columns) + " |\n| " + " | ".join("---" for _ in cells.columns) + " |\n"
     body = "".join("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |\n"
                    for row in cells.itertuples(index=False))
-    caption = (f"Claims ledger, {data_label}. Δ = better − worse in percentage points; the paper's Δ is on its "
-               f"real DCASE data. Verdict: supported when our mean Δ has the claimed sign and exceeds "
-               f"{SE_MULTIPLE:g} standard errors over seeds, contradicted when the opposite sign does, else "
-               f"inconclusive (always with one seed); not run when a system has no result here.")
-    return f"**{caption}**\n\n{header}{body}"
+    return f"**{ledger_caption(data_label)}**\n\n{header}{body}"
 
 
 def chapter_ledger(records: Iterable[Mapping[str, Any]], stem: str, published: pd.DataFrame | None = None) -> str:
-    """The Markdown ledger of chapter ``stem`` over every record of its current plan, with the data label."""
+    """The Markdown ledger of chapter ``stem`` over ``records`` (its own and its requirements'), with its data."""
     from asdlib.results import data_label
 
     records = [r for r in records if r.get("notebook") in (stem, *CHAPTERS[stem].requires)]
@@ -239,16 +247,35 @@ def chapter_ledger(records: Iterable[Mapping[str, Any]], stem: str, published: p
     return ledger_markdown(ledger(records, stem, published), "; ".join(labels))
 
 
-def show_ledger(run) -> None:
-    """Display the ledger of a running chapter from its own results (its seeds so far).
+def every_seed_view(records: Iterable[Mapping[str, Any]], stem: str,
+                    published: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """What a chapter page shows over every seed of its records: (caption, table) pairs, first our
+    results per machine type (mean ± std over seeds, :func:`asdlib.results.results_tables`), then the
+    claims ledger. ``records``: any records; the chapter's own and those it requires are used."""
+    from asdlib.results import data_label, results_tables
 
-    ``asd results --chapters`` replaces this output with the ledger over every seed of the
-    plan (the cell is tagged ``claims-ledger``)."""
+    records = list(records)
+    mine = [r for r in records if r.get("notebook") == stem]
+    shown = []
+    for t in results_tables(mine):
+        cells = t.cells.reset_index(level="paper", drop=True) if "paper" in t.cells.index.names else t.cells
+        shown.append((t.caption, cells))
+    labels = sorted({data_label(r) for r in mine}) or ["no records"]
+    if CHAPTERS[stem].claims:
+        shown.append((ledger_caption("; ".join(labels)), ledger_cells(ledger(records, stem, published))))
+    return shown
+
+
+def show_ledger(run) -> None:
+    """Display the chapter's results over its seeds and its claims ledger (:func:`every_seed_view`)
+    from this run's own results. ``asd results --chapters`` replaces the output with the same view
+    over every seed of the plan (the cell is tagged ``claims-ledger``)."""
     from IPython.display import Markdown, display
 
-    record = {"notebook": run.notebook, "dataset": run.dataset, "results": run.results}
-    display(Markdown(ledger_markdown(ledger([record], run.notebook), run.data_label)))
+    for caption, table in every_seed_view([run.record()], run.notebook):
+        display(Markdown(f"**{caption}**"))
+        display(table.style.hide(axis="index") if table.index.name is None and "" in table.columns else table)
 
 
-__all__ = ["MEAN_OVER_TYPES", "SE_MULTIPLE", "VERDICTS", "chapter_ledger", "claim_value", "differences", "ledger", "ledger_markdown", "metric_label",
-           "paper_difference", "show_ledger", "verdict"]
+__all__ = ["MEAN_OVER_TYPES", "SE_MULTIPLE", "VERDICTS", "chapter_ledger", "claim_value", "differences", "ledger", "ledger_caption", "ledger_cells", "ledger_markdown", "metric_label",
+           "every_seed_view", "paper_difference", "show_ledger", "verdict"]

@@ -714,12 +714,12 @@ over every record of the chapter's plan (every seed), not only the copied run's.
 
 def every_seed_ledger(notebook: str | os.PathLike, stem: str, records: Sequence[Mapping[str, Any]]) -> bool:
     """Replace the outputs of the cell tagged :data:`LEDGER_TAG` in ``notebook`` (in place) by the
-    ledger of chapter ``stem`` over ``records`` (:func:`asdlib.claims.chapter_ledger`: the chapter's
-    records and those of the chapters it requires); False when no cell has the tag."""
+    chapter's view over every seed of ``records`` (:func:`asdlib.claims.every_seed_view`: our results
+    per machine type and the claims ledger); False when no cell has the tag or ``stem`` no records."""
     import nbformat
 
     from asdlib.chapters import CHAPTERS
-    from asdlib.claims import chapter_ledger
+    from asdlib.claims import every_seed_view
 
     if stem not in CHAPTERS or not any(r.get("notebook") == stem for r in records):
         return False
@@ -727,9 +727,16 @@ def every_seed_ledger(notebook: str | os.PathLike, stem: str, records: Sequence[
     cells = [c for c in nb.cells if c.cell_type == "code" and LEDGER_TAG in c.get("metadata", {}).get("tags", [])]
     if not cells:
         return False
-    text = chapter_ledger(records, stem)
+    outputs = []
+    for caption, table in every_seed_view(records, stem):
+        outputs.append(nbformat.v4.new_output("display_data", data={"text/markdown": f"**{caption}**",
+                                                                     "text/plain": caption}))
+        outputs.append(nbformat.v4.new_output("display_data", data={
+            "text/html": table.to_html(index=table.index.name is not None, escape=True, border=0,
+                                       classes="dataframe"),
+            "text/plain": table.to_string()}))
     for cell in cells:
-        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text, "text/plain": text})]
+        cell.outputs = outputs
     nbformat.write(nb, str(notebook))
     return True
 
