@@ -283,3 +283,44 @@ def test_end_to_end_toy(seed):
     auc = roc_auc_score(np.r_[np.zeros(20), np.ones(20)], scores)
     print(f"seed {seed}: AUC {auc:.3f}, loss {history['loss']}")
     assert auc > 0.9, f"AUC {auc:.3f}"
+
+
+# ----------------------------------------------------------------------------- chapter settings
+
+
+def test_chapter_settings_for_the_reference_rules_and_the_ensemble():
+    from asdlib.chapters import chapter_settings
+    from asdlib.chapters.wilkinghoff_design_choices import CLAIMS, ENSEMBLE, MIXUP_LABELS
+
+    stem = "wilkinghoff_design_choices"
+    paper, demo, ci = (chapter_settings(stem, p) for p in ("paper", "demo", "ci"))
+    assert (paper.ensemble_members, demo.ensemble_members, ci.ensemble_members) == (5, 0, 2)  # Sec. 4.5: five
+    for s in (paper, demo, ci):   # today's rules by default: the sum, no L2 penalty, bf16 autocast on CUDA
+        assert (s.mixup_labels, s.kernel_l2, s.bf16_autocast) == ("sum", 0.0, True)
+    assert MIXUP_LABELS == ("sum", "max")
+    reference = chapter_settings(stem, "ci", {"mixup_labels": "max", "kernel_l2": 1e-5, "bf16_autocast": False})
+    assert (reference.mixup_labels, reference.kernel_l2, reference.bf16_autocast) == ("max", 1e-5, False)
+    for bad, match in (({"ensemble_members": 1}, "0 .no ensemble. or at least 2"),
+                       ({"ensemble_members": -2}, "at least 2"),
+                       ({"mixup_labels": "mean"}, "one of sum, max"),
+                       ({"kernel_l2": -1e-5}, ">= 0")):
+        with pytest.raises(ValueError, match=match):
+            chapter_settings(stem, "demo", bad)
+    w10 = {c.key: c for c in CLAIMS}["W10"]
+    assert w10.better == f"Wilkinghoff: {ENSEMBLE}" and w10.worse == "Wilkinghoff: presented"
+    assert w10.paper is None and "Fig. 2" in w10.where   # the paper says it in words, with no single-run number
+
+
+def test_keras_l2_penalty_is_twice_as_large_a_coupled_weight_decay():
+    """The chapter passes kernel_l2 (Keras ``l2(c)``: loss + c * |w|^2) as ``weight_decay = 2 * c``."""
+    c, w0 = 1e-2, torch.tensor([[0.5, -1.0], [2.0, 0.25]])
+    grads = torch.tensor([[0.1, 0.2], [-0.3, 0.05]])
+    a = nn.Parameter(w0.clone())
+    opt = torch.optim.Adam([a], lr=0.1)
+    ((a * grads).sum() + c * (a ** 2).sum()).backward()
+    opt.step()
+    b = nn.Parameter(w0.clone())
+    opt = torch.optim.Adam([b], lr=0.1, weight_decay=2 * c)
+    (b * grads).sum().backward()
+    opt.step()
+    torch.testing.assert_close(a, b)

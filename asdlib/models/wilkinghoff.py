@@ -43,7 +43,8 @@ all small and deliberate:
   profiles need;
 - the reference adds an L2 penalty of 1e-5 on every kernel (Keras
   ``kernel_regularizer``); :func:`asdlib.train.embedding.train_embedder` offers it
-  as ``weight_decay`` (2e-5 with Adam's coupled decay is the same gradient).
+  as ``weight_decay`` (2e-5 with Adam's coupled decay is the same gradient), and the
+  chapter as its setting ``kernel_l2`` (0 by default, as the paper names none).
 """
 
 from __future__ import annotations
