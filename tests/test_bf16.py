@@ -356,8 +356,8 @@ def test_gpu_check_counts_the_paper_books_updates(quick_check):
     """Hand-computed book updates of a few rows (the paper settings on the full preset: 6 sections x
     1000 training clips per machine type, 10 s clips of 313 frames at hop 512, 2020 ToyCar 11 s)."""
     table = quick_check[2]["rows"].set_index("system")["book updates"]
-    # one embedder for 42 000 clips, batch 64, 10 epochs, 11 configurations, 5 seeds
-    assert table["presented (11 configurations)"] == 5 * 11 * 10 * math.ceil(42_000 / 64)
+    # one embedder for 42 000 clips, batch 64, 10 epochs, 11 configurations + 4 more ensemble members, 5 seeds
+    assert table["presented (15 trainings per seed)"] == 5 * 15 * 10 * math.ceil(42_000 / 64)
     # one WSP-NFCDEE per section: 2 types x 6 sections of 1000 clips, batch 64, 200 epochs
     assert table["WSP-NFCDEE (128 mels)"] == 5 * 12 * 200 * math.ceil(1000 / 64)
     # IMDN on valve: 313 - 30 + 1 = 284 windows per clip, batch 256, 30 epochs
