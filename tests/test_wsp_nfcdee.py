@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from asdlib.models.wsp_nfcdee import (
     NFCDEE,
+    NFCDEE_ALPHA,
     WSPNFCDEE,
     WeightedStatPooling,
     time_stats,
@@ -75,7 +76,28 @@ def test_wsp_rejects_bad_arguments():
     with pytest.raises(ValueError, match="eps"):
         WeightedStatPooling(eps=0.5)
     frozen = WeightedStatPooling(alpha=0.25, trainable=False)
-    assert not frozen.logit.requires_grad and abs(float(frozen.alpha) - 0.25) < 1e-6
+    assert not frozen.trainable and float(frozen.alpha) == 0.25 and not list(frozen.parameters())
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        WeightedStatPooling(alpha=1.5, trainable=False)
+
+
+def test_fixed_mean_pooling_is_the_time_mean():
+    # NF-CDEE without WSP: alpha fixed at 1, the time std drops out exactly
+    x = torch.randn(3, 8, 50) * 5.0 - 30.0
+    mean_pool = WeightedStatPooling(alpha=NFCDEE_ALPHA, trainable=False)
+    assert float(mean_pool.alpha) == 1.0 and float(mean_pool.beta) == 0.0
+    assert torch.equal(mean_pool(x), time_stats(x)[:, 0])
+    torch.testing.assert_close(mean_pool(x), x.mean(-1))
+    std_pool = WeightedStatPooling(alpha=0.0, trainable=False)
+    assert torch.equal(std_pool(x), time_stats(x)[:, 1])
+
+
+def test_default_pooling_is_unchanged():
+    # the trained pooling: one logit, alpha = eps + (1 - 2 eps) sigmoid(logit), bit for bit
+    wsp = WeightedStatPooling()
+    assert wsp.trainable and [name for name, _ in wsp.named_parameters()] == ["logit"]
+    assert float(wsp.logit.detach()) == 0.0 and float(wsp.alpha.detach()) == 0.5
+    assert list(dict(wsp.named_buffers())) == []
 
 
 # ----------------------------------------------------------------------------- flows
@@ -203,6 +225,30 @@ def test_wsp_nfcdee_detects_a_planted_peak(seed):
     np.testing.assert_array_equal(scores, again)
 
 
+@pytest.mark.parametrize("standardize", ["pooled", "each"])
+def test_nfcdee_ablation_keeps_alpha_fixed_and_models_the_standardised_time_mean(standardize):
+    x = toy_log_mels(24)
+
+    def make(**kwargs):
+        torch.manual_seed(0)
+        return WSPNFCDEE(16, n_groups=2, transforms=1, hidden=8, standardize=standardize, **kwargs)
+
+    wsp, ablation = make(), make(alpha=NFCDEE_ALPHA, train_alpha=False)
+    # same seed, same initial flows: the pooling is the only difference
+    for (name, p), (name_ab, q) in zip(wsp.flows.named_parameters(), ablation.flows.named_parameters()):
+        assert name == name_ab and torch.equal(p, q)
+    history = train_wsp_nfcdee(ablation, x, epochs=5, batch_size=8, lr=1e-2, device="cpu", seed=0, noise=0.6)
+    trained = train_wsp_nfcdee(wsp, x, epochs=5, batch_size=8, lr=1e-2, device="cpu", seed=0, noise=0.6)
+    assert history["alpha"] == [1.0] * 5 and ablation.alpha == 1.0 and ablation.beta == 0.0
+    assert trained["alpha"][-1] != 0.5   # the trained pooling moves under the same schedule
+    y = time_stats(x)[:, 0].double()
+    expected = (y - y.mean(0)) / y.std(0, correction=0)   # the standardised time mean, by hand
+    with torch.no_grad():
+        torch.testing.assert_close(ablation.features(x).double(), expected, atol=1e-3, rtol=0)
+    scores = score_wsp_nfcdee(ablation, x)
+    assert scores.shape == (24,) and np.isfinite(scores).all()
+
+
 def test_standardize_each_pools_the_standardised_statistics():
     x = toy_log_mels(64)
     stats = time_stats(x)
@@ -212,7 +258,7 @@ def test_standardize_each_pools_the_standardised_statistics():
     ys, zs = (y - y.mean(0)) / y.std(0, correction=0), (z - z.mean(0)) / z.std(0, correction=0)
     for alpha in (0.05, 0.5, 0.95):
         model.pool.logit.data.fill_(math.log(alpha / (1 - alpha)))
-        a = float(model.pool.alpha)
+        a = float(model.pool.alpha.detach())
         u = a * ys + (1 - a) * zs   # by hand: pool the standardised statistics, standardise again
         expected = (u - u.mean(0)) / u.std(0, correction=0)
         with torch.no_grad():

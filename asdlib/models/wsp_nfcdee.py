@@ -67,30 +67,51 @@ class WeightedStatPooling(nn.Module):
     step, however large (a bare sigmoid rounds to exactly 0 or 1 in float32 once
     ``|logit| > ~17``, making a weight 0).
 
+    **Fixed weights** (``trainable=False``): ``alpha`` is stored as given (a buffer, no
+    logit, no floor) and may be anywhere in ``[0, 1]``, the ends included. ``alpha=1`` is
+    plain time-mean pooling, the input of the NF-CDEE of Lopez et al. that WSP extends
+    (:data:`NFCDEE_ALPHA`, the chapter's ablation "NF-CDEE"); ``alpha=0`` the time std
+    alone. Constraint (2)'s ``alpha, beta > 0`` is then the caller's choice, not enforced.
+
     Args:
-        alpha: initial ``alpha`` in ``(eps, 1 - eps)``; 0.5 weighs mean and std equally.
-        eps: the floor of both weights (``0 < eps < 0.5``).
-        trainable: ``False`` freezes the logit (fixed pooling weights).
+        alpha: ``alpha``: the initial value, in ``(eps, 1 - eps)``, when trainable; the
+            fixed value, in ``[0, 1]``, when not. 0.5 weighs mean and std equally.
+        eps: the floor of both trained weights (``0 < eps < 0.5``).
+        trainable: ``False`` fixes ``alpha`` (no parameter; see above).
     """
 
     def __init__(self, alpha: float = 0.5, eps: float = 1e-3, trainable: bool = True) -> None:
         super().__init__()
         if not 0.0 < eps < 0.5:
             raise ValueError(f"eps={eps!r} must be in (0, 0.5)")
+        self.eps = eps
+        if not trainable:
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"alpha={alpha!r}: a fixed alpha must be in [0, 1]")
+            self.register_parameter("logit", None)
+            self.register_buffer("fixed_alpha", torch.tensor(float(alpha)))
+            return
         if not eps < alpha < 1.0 - eps:
             raise ValueError(f"alpha={alpha!r} must be in (eps, 1 - eps) = ({eps}, {1 - eps})")
-        self.eps = eps
         p = (alpha - eps) / (1.0 - 2.0 * eps)
-        self.logit = nn.Parameter(torch.tensor(math.log(p / (1.0 - p))), requires_grad=trainable)
+        self.logit = nn.Parameter(torch.tensor(math.log(p / (1.0 - p))))
+
+    @property
+    def trainable(self) -> bool:
+        """Whether ``alpha`` is trained (a logit parameter) or fixed (a buffer)."""
+        return self.logit is not None
 
     @property
     def alpha(self) -> Tensor:
-        """Weight of the time mean, a 0-d tensor in ``[eps, 1 - eps]`` (differentiable)."""
+        """Weight of the time mean, a 0-d tensor: trained, in ``[eps, 1 - eps]`` (differentiable);
+        fixed, the given value."""
+        if self.logit is None:
+            return self.fixed_alpha
         return self.eps + (1.0 - 2.0 * self.eps) * torch.sigmoid(self.logit)
 
     @property
     def beta(self) -> Tensor:
-        """Weight of the time std, ``1 - alpha``, a 0-d tensor in ``[eps, 1 - eps]``."""
+        """Weight of the time std, ``1 - alpha``, a 0-d tensor."""
         return 1.0 - self.alpha
 
     def combine(self, stats: Tensor) -> Tensor:
@@ -103,7 +124,19 @@ class WeightedStatPooling(nn.Module):
         return self.combine(time_stats(log_mels))
 
     def extra_repr(self) -> str:
-        return f"alpha={float(self.alpha.detach()):.4f}, eps={self.eps}, trainable={self.logit.requires_grad}"
+        return f"alpha={float(self.alpha.detach()):.4f}, eps={self.eps}, trainable={self.trainable}"
+
+
+NFCDEE_ALPHA = 1.0
+"""The fixed pooling of the ablation "NF-CDEE" (WSP-NFCDEE without WSP): the time mean alone.
+
+The report builds WSP-NFCDEE on the NF-CDEE of its reference [3] (Lopez et al., DCASE 2021)
+and says "the difference between the NFCDEE and the WSP-NFCDEE is that we add a Weighted
+Statistic Pooling (WSP) layer before the normalizing flows". The flows model one vector per
+clip; NF-CDEE's is the clip's log-mel spectrum averaged over time (the ``y`` of WSP; the
+std ``z`` is what WSP adds), so without WSP ``alpha = 1, beta = 0``. [3]'s own text is not
+among the project's papers: this follows the report's sentence and the chapter's reading of [3].
+"""
 
 
 def _group_slices(n_features: int, n_groups: int) -> list[slice]:
@@ -222,6 +255,13 @@ class WSPNFCDEE(nn.Module):
     the standardised features hardly depend on alpha and it barely moves. Pass
     ``train_alpha=False`` to keep alpha fixed (e.g. chosen on validation data).
 
+    **NF-CDEE without WSP** (the ablation of the report's claim that WSP "improves the
+    performance on most machine types"): ``alpha=NFCDEE_ALPHA, train_alpha=False`` pools
+    the time mean alone (``beta = 0``, the std drops out exactly), everything else (the
+    flows, their initial weights under the same seed, the standardisation, the training)
+    as in WSP-NFCDEE. With ``standardize="each"`` the features are then the standardised
+    time mean, the same as with ``"pooled"`` up to the ``var_eps`` terms.
+
     **Which statistic alpha weighs** (``standardize``). ``"pooled"`` (the default, the
     paper's pooling of the raw statistics): ``u = alpha y + beta z`` in log-mel units,
     then standardised as above. Where the time mean of a bin varies across a section's
@@ -236,8 +276,9 @@ class WSPNFCDEE(nn.Module):
     Args:
         n_mels: mel bins ``M``.
         n_groups, transforms, hidden, flow: of the :class:`NFCDEE`.
-        alpha: initial WSP weight of the mean (``beta = 1 - alpha``).
-        train_alpha: train the WSP weights with the flows (the paper) or freeze them.
+        alpha: initial WSP weight of the mean (``beta = 1 - alpha``); with
+            ``train_alpha=False`` the fixed weight, in ``[0, 1]`` (:class:`WeightedStatPooling`).
+        train_alpha: train the WSP weights with the flows (the paper) or fix them.
         var_eps: added to the pooled variance before the square root (a bin constant
             over the training clips is not blown up); with ``standardize="each"`` also to
             the variances of ``y`` and ``z``.
@@ -328,4 +369,4 @@ class WSPNFCDEE(nn.Module):
     forward = nll
 
 
-__all__ = ["NFCDEE", "WSPNFCDEE", "WeightedStatPooling", "time_stats"]
+__all__ = ["NFCDEE", "NFCDEE_ALPHA", "WSPNFCDEE", "WeightedStatPooling", "time_stats"]

@@ -44,9 +44,10 @@ def train_wsp_nfcdee(
 
     The clips' time statistics ``(N, 2, n_mels)`` are computed once on ``device``
     (pooling weights act on them linearly), the standardiser is fitted on them, then
-    WSP's logit and all flows are trained jointly with Adam on the mean ensemble NLL,
-    in float32 by default (densities need the precision, and the flows' small networks
-    gain little from bf16).
+    WSP's logit and all flows are trained jointly with Adam on the mean ensemble NLL, in
+    float32 by default (densities need the precision, and the flows' small networks gain
+    little from bf16). A model with a fixed alpha (``train_alpha=False``, e.g. the NF-CDEE
+    ablation) trains its flows alone.
 
     Args:
         model: a :class:`WSPNFCDEE`; moved to ``device``.
