@@ -42,6 +42,9 @@ clips the result is reported on is an oracle (the honest protocol, book/develop.
   inside each fold, on the fold's selection rows, before the weight search; ``top``
   (submission 3's subset of subsystems) likewise. Every candidate column is
   standardised on its own, so the standardisation depends on no choice at all.
+- :func:`best_single_weights` -- :func:`honest_weights` over the one-hot grid: each
+  section's single best system on the other sections' labels (a control: what an
+  ensemble adds over choosing one subsystem the same honest way).
 - :func:`oracle_weights` (labelled oracle) -- per machine type, the weights chosen on
   the test labels of all its evaluated sections, the ones the result is reported on
   (``per_section=True``: each section's own labels). An upper bound, not a result.
@@ -719,6 +722,31 @@ def leave_one_section_out_weights(
     return honest_weights(score_matrix, meta, pool=None, **kwargs)
 
 
+def best_single_weights(
+    score_matrix: pd.DataFrame | np.ndarray,
+    meta: pd.DataFrame,
+    *,
+    pool: Iterable[int] | None = (0, 1, 2),
+    objective_factory: ObjectiveFactory = official_objective,
+    tol: float = 1e-12,
+    sections: Iterable[int] | None = None,
+    choose: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """The best *single* system per section, chosen without the section's labels: a control for an ensemble.
+
+    :func:`honest_weights` with the grid restricted to the one-hot vectors (``np.eye(k)``, ``k``
+    the systems searched, a ``choose`` group counting once): for section ``s`` the system of
+    best objective on the selection rows (the other ``pool`` sections' labels), a ``choose``
+    group's candidate chosen in the same fold first, so the nested choice never sees ``s``'s
+    labels either. Ties go to the system listed first. Same table as :func:`honest_weights`;
+    every row has one weight 1 (the chosen system; for a group, its chosen candidate).
+    """
+    _, names = _as_matrix(score_matrix)
+    k = len(_systems(names, choose))
+    return honest_weights(score_matrix, meta, pool=pool, objective_factory=objective_factory, tol=tol,
+                          sections=sections, grid=np.eye(k), choose=choose)
+
+
 def oracle_weights(
     score_matrix: pd.DataFrame | np.ndarray,
     meta: pd.DataFrame,
@@ -796,6 +824,7 @@ def ensemble_scores(
 
 __all__ = [
     "META_COLUMNS",
+    "best_single_weights",
     "ensemble_inputs",
     "ensemble_scores",
     "honest_weights",

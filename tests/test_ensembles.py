@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from asdlib.ensembles import (
+    best_single_weights,
     ensemble_inputs,
     ensemble_scores,
     honest_weights,
@@ -435,3 +436,44 @@ def test_nested_choice_arguments_are_checked():
         honest_weights(matrix, meta, top=0)
     with pytest.raises(ValueError, match="one column per system searched"):
         honest_weights(matrix, meta, choose={"g": ["a", "b"]}, grid=np.eye(3))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_best_single_subsystem_is_chosen_on_the_other_sections_only(seed):
+    """The control of an ensemble: one system per section (AEGAN-AD's function chosen in the same
+    fold), the best on the other development sections' labels; the section's own labels move nothing."""
+    rng = np.random.default_rng(300 + seed)
+    labelled = _meta(sections=(0, 1, 2, 3), n=12, eval_unknown=(3,))
+    y = _truth(labelled)
+    cols = {}
+    for name in ("SC", "WSP", *AEGAN):
+        shift = dict(zip((0, 1, 2, 3), rng.uniform(-1.0, 2.5, 4)))
+        cols[name] = rng.normal(size=len(y)) + np.array([shift[s] for s in labelled["section"]]) * y
+    matrix = pd.DataFrame(cols)
+    choose = {"AEGAN-AD": AEGAN}
+    best = best_single_weights(matrix, labelled, choose=choose)
+    # the one-hot grid of honest_weights over the three systems searched (SC, WSP, AEGAN-AD)
+    pd.testing.assert_frame_equal(best, honest_weights(matrix, labelled, grid=np.eye(3), choose=choose))
+    assert best["selected_on"].tolist() == ["1,2", "0,2", "0,1", "0,1,2"]
+    weights = best[list(matrix.columns)].to_numpy()
+    assert ((weights == 0) | (weights == 1)).all() and (weights.sum(axis=1) == 1).all()
+    # the chosen system is the best single one on the selection sections (by hand)
+    for _, row in best.iterrows():
+        on = [int(s) for s in row["selected_on"].split(",")]
+        rows = labelled["section"].isin(on).to_numpy()
+        objective = official_objective(labelled[rows].reset_index(drop=True))
+        value = {c: objective(matrix.loc[rows, c].to_numpy()) for c in matrix.columns}
+        aegan = max(AEGAN, key=lambda c: (value[c], -AEGAN.index(c)))
+        singles = {"SC": value["SC"], "WSP": value["WSP"], "AEGAN-AD": value[aegan]}
+        winner = max(singles, key=lambda c: (singles[c], -list(singles).index(c)))
+        assert row["AEGAN-AD choice"] == aegan
+        assert row[aegan if winner == "AEGAN-AD" else winner] == 1.0
+        assert row["objective"] == pytest.approx(singles[winner])
+    # flipping (or hiding) a development section's labels leaves its own row as it was
+    for s in (0, 1, 2):
+        again = best_single_weights(matrix, _flipped(labelled, s), choose=choose)
+        pd.testing.assert_series_equal(again[again.section == s].iloc[0], best[best.section == s].iloc[0])
+    # the ensemble score of a clip is its section's chosen column
+    scores = ensemble_scores(matrix, best, labelled)
+    chosen = best.set_index("section")[list(matrix.columns)].idxmax(axis=1)
+    np.testing.assert_allclose(scores, [matrix.at[i, chosen[s]] for i, s in enumerate(labelled["section"])])
