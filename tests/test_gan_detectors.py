@@ -291,6 +291,23 @@ def test_clip_scores_with_a_model():
     torch.testing.assert_close(clip_scores(ae.anomaly_score, vectors, batch_size=5), per_vector.mean(1))
 
 
+def test_clip_scores_of_one_vector_clips_are_the_vector_scores_so_a_median_can_be_taken():
+    """The GAN chapter's ``clip_score="median"`` (demo) scores (N * T, 1, D) one-vector clips and
+    takes the median per clip; its ``subtract_clip_mean`` centres each clip's log-mel per band."""
+    vectors = torch.tensor([[[0.0], [1.0], [10.0]], [[2.0], [3.0], [4.0]]])   # (2 clips, 3 vectors, 1)
+    per_vector = clip_scores(lambda v: v.sum(1), vectors.reshape(6, 1, 1), batch_size=4)
+    torch.testing.assert_close(per_vector, torch.tensor([0.0, 1.0, 10.0, 2.0, 3.0, 4.0]))
+    torch.testing.assert_close(per_vector.reshape(2, 3).median(dim=1).values, torch.tensor([1.0, 3.0]))
+    mels = torch.tensor([[[1.0, 3.0], [10.0, 20.0]]])                          # (1 clip, 2 bands, 2 frames)
+    torch.testing.assert_close(mels - mels.mean(dim=2, keepdim=True), torch.tensor([[[-1.0, 1.0], [-5.0, 5.0]]]))
+    from asdlib.chapters import chapter_settings
+
+    paper = chapter_settings("gan_adaptations_dcase2020", "paper")
+    demo = chapter_settings("gan_adaptations_dcase2020", "demo")
+    assert (paper.subtract_clip_mean, paper.clip_score) == (False, "mean")     # the paper's inputs and scores
+    assert (demo.subtract_clip_mean, demo.clip_score) == (True, "median")
+
+
 # ----------------------------------------------------------------------------- autocast
 
 
