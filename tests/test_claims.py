@@ -137,3 +137,68 @@ def test_ledger_of_a_chapter_from_records(tmp_path):
 
 def test_ledger_markdown_of_no_claims():
     assert "no claims" in ledger_markdown(ledger([], "00_task_data_metrics"), "x")
+
+
+# ------------------------------------------------------------------------------- in the book
+def _ensemble_records(stem="aithu_aegan_ensembles"):
+    e1 = CHAPTERS[stem].claims[0]
+    return [{"notebook": stem, "dataset": 2022, "started": str(s), "data_source": "synthetic",
+             "synthetic": {"preset": "demo"}, "profile": "demo", "seeds": [s],
+             "results": [_result(e1.better, s, 0.70, types={"valve": {"hmean": 0.70}}),
+                         _result(e1.worse, s, 0.60 + 0.01 * s, types={"valve": {"hmean": 0.60 + 0.01 * s}})]}
+            for s in range(3)]
+
+
+def test_the_book_copy_of_a_chapter_shows_the_ledger_over_every_seed(tmp_path):
+    import nbformat
+
+    from asdlib.results import LEDGER_TAG, every_seed_ledger
+
+    nb = nbformat.v4.new_notebook()
+    stale = nbformat.v4.new_output("stream", text="the ledger of seed 0 only")
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", outputs=[stale]),
+                nbformat.v4.new_code_cell("show_ledger(run)", metadata={"tags": [LEDGER_TAG]}, outputs=[stale])]
+    path = tmp_path / "aithu_aegan_ensembles.ipynb"
+    nbformat.write(nb, str(path))
+    assert every_seed_ledger(path, "aithu_aegan_ensembles", _ensemble_records())
+    cells = nbformat.read(str(path), as_version=4).cells
+    assert cells[0].outputs[0]["text"] == "the ledger of seed 0 only"          # other cells untouched
+    captions = [o["data"]["text/markdown"] for o in cells[1].outputs if "text/markdown" in o["data"]]
+    tables = [o["data"]["text/html"] for o in cells[1].outputs if "text/html" in o["data"]]
+    assert len(captions) == len(tables) == 2                 # our results over seeds, then the ledger
+    assert "mean ± std over seeds" in captions[0] and "n = 3 seeds" in captions[0]
+    assert captions[1].startswith("**Claims ledger") and "SYNTHETIC" in captions[1]
+    assert "<td>E1</td>" in tables[1] and "<td>supported</td>" in tables[1] and "<td>3</td>" in tables[1]
+    assert not every_seed_ledger(path, "wilkinghoff_design_choices", _ensemble_records())   # no records of it
+
+
+def test_results_page_gathers_the_books_ledger(tmp_path):
+    import json
+
+    from asdlib.results import results_page
+
+    for rec in _ensemble_records():
+        folder = tmp_path / "demo" / rec["notebook"] / f"all-seed{rec['seeds'][0]}"
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(json.dumps({**rec, "schema": 1, "paper": "Liu et al. 2022 (AITHU)"}))
+    page = results_page(tmp_path, "demo")
+    ledger_part = page[page.index("## Claims ledger"):]
+    assert "1 supported" in ledger_part and "| E1 |" in ledger_part
+    assert "{doc}`aithu_aegan_ensembles <chapters/aithu_aegan_ensembles>`" in ledger_part
+
+
+def test_every_chapter_with_claims_shows_its_ledger_cell():
+    from pathlib import Path
+
+    import jupytext
+
+    from asdlib.results import LEDGER_TAG
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for stem, spec in CHAPTERS.items():
+        if not spec.claims:
+            continue
+        nb = jupytext.read(root / f"{stem}.md")
+        tagged = [c for c in nb.cells if LEDGER_TAG in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{stem}: one cell tagged {LEDGER_TAG}"
+        assert "show_ledger(run)" in tagged[0].source

@@ -25,7 +25,9 @@ class AITHUClassifierSettings:
     pre-trained here when no checkpoint is given (w2v_pretrain_per_type: training clips per
     type it sees, None = all; w2v_n_frames: frames per piece of the SC-wav2vec input, None
     = the whole clip); ae_*, mnv2_*: the baselines (paper: the official baseline.yaml
-    values); grid_machine_type: the type of the backbone x backend grid (None: no grid);
+    values, except ae_validation_split: the autoencoder's held-out fraction, 0 (ours: every
+    vector; the baseline's Keras ``validation_split=0.1`` holds out the last clips in file order
+    and only reports a loss on them)); grid_machine_type: the type of the backbone x backend grid (None: no grid);
     wav2vec_checkpoint: a local fairseq wav2vec (v1) checkpoint loaded instead of
     pre-training one (``asd run ... --set wav2vec_checkpoint=/models/wav2vec_large.pt``).
     """
@@ -62,6 +64,7 @@ class AITHUClassifierSettings:
     ae_test_stride: int = 1
     ae_batch_size: int = 512
     ae_lr: float = 1e-3
+    ae_validation_split: float = 0.0
     mnv2_epochs: int = 20
     mnv2_lr: float = 1e-5
     mnv2_batch_size: int = 32

@@ -28,6 +28,11 @@ class GANSettings:
     feeds the log-mel as it is);
     clip_score: how a clip's score is made from the scores of its vectors, "mean" (the paper's
     "mean of the errors of each audio clip") or "median" (a demo deviation);
+    ae_validation_split: the fraction of the autoencoder's training vectors held out (the DCASE
+    baseline's Keras ``fit(validation_split=0.1)``, the last clips in file order; 0, ours: all);
+    d_check_every: GANomaly's and Skip-GANomaly's D is re-initialised when its loss is below
+    1e-5 at a check every this many steps (the original code checks every step: 1; ours 10,
+    where the losses are read from the device anyway);
     curve_epochs, curve_vectors_per_clip, curve_test_vector_stride: the training of the
     stability section (first machine type, first seed), whose test AUC per epoch is a
     diagnostic and an oracle, never used by the main results; curve_epochs None: the
@@ -48,6 +53,8 @@ class GANSettings:
     init_output_bias: bool = False
     subtract_clip_mean: bool = False
     clip_score: str = "mean"
+    ae_validation_split: float = 0.0
+    d_check_every: int = 10
     curve_epochs: int | None = 100
     curve_vectors_per_clip: int | None = None
     curve_test_vector_stride: int = 1
