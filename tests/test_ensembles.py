@@ -354,18 +354,24 @@ def test_a_score_function_chosen_before_the_weights_leaks_the_evaluated_sections
     assert fixed.loc[fixed.section == 1, "AEGAN-AD choice"].item() == "AEGAN-AD: a"
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("top", [None, 2])
-def test_flipping_the_evaluated_sections_labels_moves_neither_its_score_function_nor_its_weights(seed, top):
-    rng = np.random.default_rng(100 + seed)
-    labelled = _meta(sections=(0, 1, 2, 3), n=12, eval_unknown=(3,))  # section 3: evaluation, no labels
+def _sections_of_random_strength(seed):
+    """Development sections 0-2 and an unlabelled evaluation section 3, 12 clips each, and the scores
+    of SC, WSP and the AEGAN-AD candidates with a random strength per section: which candidate and
+    which system is best differs by section. Returns (meta, truth, score matrix)."""
+    rng = np.random.default_rng(seed)
+    labelled = _meta(sections=(0, 1, 2, 3), n=12, eval_unknown=(3,))
     y = _truth(labelled)
-    # per section, random strengths: which candidate and which system is best differs by section
     cols = {}
     for name in ("SC", "WSP", *AEGAN):
         shift = dict(zip((0, 1, 2, 3), rng.uniform(-1.0, 2.5, 4)))
         cols[name] = rng.normal(size=len(y)) + np.array([shift[s] for s in labelled["section"]]) * y
-    matrix = pd.DataFrame(cols)
+    return labelled, y, pd.DataFrame(cols)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("top", [None, 2])
+def test_flipping_the_evaluated_sections_labels_moves_neither_its_score_function_nor_its_weights(seed, top):
+    labelled, y, matrix = _sections_of_random_strength(100 + seed)
     kwargs = dict(pool=(0, 1, 2), step=0.25, choose={"AEGAN-AD": AEGAN}, top=top)
     honest = honest_weights(matrix, labelled, **kwargs)
     assert honest["selected_on"].tolist() == ["1,2", "0,2", "0,1", "0,1,2"]
@@ -442,14 +448,7 @@ def test_nested_choice_arguments_are_checked():
 def test_best_single_subsystem_is_chosen_on_the_other_sections_only(seed):
     """The control of an ensemble: one system per section (AEGAN-AD's function chosen in the same
     fold), the best on the other development sections' labels; the section's own labels move nothing."""
-    rng = np.random.default_rng(300 + seed)
-    labelled = _meta(sections=(0, 1, 2, 3), n=12, eval_unknown=(3,))
-    y = _truth(labelled)
-    cols = {}
-    for name in ("SC", "WSP", *AEGAN):
-        shift = dict(zip((0, 1, 2, 3), rng.uniform(-1.0, 2.5, 4)))
-        cols[name] = rng.normal(size=len(y)) + np.array([shift[s] for s in labelled["section"]]) * y
-    matrix = pd.DataFrame(cols)
+    labelled, y, matrix = _sections_of_random_strength(300 + seed)
     choose = {"AEGAN-AD": AEGAN}
     best = best_single_weights(matrix, labelled, choose=choose)
     # the one-hot grid of honest_weights over the three systems searched (SC, WSP, AEGAN-AD)
