@@ -274,7 +274,7 @@ def show_ledger(run) -> None:
 
     for caption, table in every_seed_view([run.record()], run.notebook):
         display(Markdown(f"**{caption}**"))
-        display(table.style.hide(axis="index") if table.index.name is None and "" in table.columns else table)
+        display(table if table.index.name else table.style.hide(axis="index"))   # the ledger's index is a range
 
 
 __all__ = ["MEAN_OVER_TYPES", "SE_MULTIPLE", "VERDICTS", "chapter_ledger", "claim_value", "differences", "ledger", "ledger_caption", "ledger_cells", "ledger_markdown", "metric_label",
