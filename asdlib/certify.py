@@ -1,15 +1,19 @@
 """Certify a synthetic data set: no shortcuts, a fair yardstick, and faults a trained embedding hears.
 
-``asd synth --check`` runs :func:`certify` on a generated 2022-layout data set and
-prints one row per machine type (DESIGN.md, 11). Three checks, each with a rule
-fixed before any result is seen:
+``asd synth --check`` runs :func:`certify` on a generated data set of the 2022 or a
+one-section (2023-2025) layout and prints one row per machine type (DESIGN.md, 11).
+Three checks, each with a rule fixed before any result is seen:
 
 1. **Background probe.** Every training clip's factory hall is rendered alone (the
    exact hall and draws it has in the clip) and a linear classifier (logistic
    regression on the time-averaged log-mel, 5-fold cross-validated) tries to name
-   the clip's section from it. Pass: its accuracy is within 2 standard errors of
-   chance, ``1/S + 2 sqrt((1/S)(1 - 1/S) / N)``. For contrast the same probe runs on
-   the machine alone: sections are units, so it should name them.
+   the clip's class from it: its section where a type has several (2022), else its
+   auxiliary class within the type (attribute string x domain, from the generator's
+   plan, so hidden attributes count too): what an embedder is trained to name, and
+   what a background that followed it would give away. Pass: its accuracy is within
+   2 standard errors of chance, ``p + 2 sqrt(p (1 - p) / N)`` with ``p`` the share of
+   the largest class (``1/S`` for the 2022 sections). For contrast the same probe runs
+   on the machine alone, which should name the class.
 2. **Reference detector** (:mod:`asdlib.reference`): its official DCASE 2022 score per
    type lies in :data:`~asdlib.reference.CHECK_BOUNDS`, target domain harder than source.
 3. **Learnability.** A small auxiliary-task embedder (Wilkinghoff's two-branch
@@ -23,7 +27,7 @@ fixed before any result is seen:
    twin higher at least :data:`PAIRED_MIN` of the time on every type.
 
 Only synthetic data can be certified (the probe and the twins re-render clips from
-the generator's plan); the numbers are a report, printed by the CLI and shown in the
+the generator's plan); a 2025 ``supplemental/`` folder is not used; the numbers are a report, printed by the CLI and shown in the
 first chapter, never asserted by timed tests.
 """
 
@@ -42,8 +46,7 @@ from asdlib.backends import KMeansCosineBackend, MahalanobisBackend, PerSection
 from asdlib.data.audio import load_clips
 from asdlib.data.classes import auxiliary_classes
 from asdlib.data.layout import index_dataset
-from asdlib.data.synth.dataset import Preset, plan_2022, read_manifest, render_clip
-from asdlib.data.synth.machines import MACHINES
+from asdlib.data.synth.dataset import FIRST_SHOT_YEARS, Preset, model_of, plan, read_manifest, render_clip
 from asdlib.features import LogMelConfig, log_mel
 from asdlib.losses import SubClusterAdaCos
 from asdlib.metrics import section_table_2022, type_summary
@@ -75,21 +78,39 @@ def _render(clips, preset: Preset, seed: int, part: str = "mix") -> np.ndarray:
 
 
 def probe_accuracy(features: np.ndarray, sections: np.ndarray, seed: int = 0) -> float:
-    """Cross-validated accuracy of a linear classifier naming the section of each clip."""
+    """Cross-validated accuracy of a linear classifier naming the section (or class) of each clip.
+
+    :data:`PROBE_FOLDS` folds, fewer when the smallest class has fewer clips (at least 2 each)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
-    folds = StratifiedKFold(PROBE_FOLDS, shuffle=True, random_state=seed)
+    smallest = int(np.unique(sections, return_counts=True)[1].min())
+    if smallest < 2:
+        raise ValueError(f"probe_accuracy: a class has {smallest} clip; cross-validation needs 2 per class")
+    folds = StratifiedKFold(min(PROBE_FOLDS, smallest), shuffle=True, random_state=seed)
     return float(cross_val_score(clf, features, sections, cv=folds).mean())
 
 
-def chance_bound(n_classes: int, n: int) -> tuple[float, float]:
-    """Chance accuracy ``1/S`` and the pass bound ``1/S + 2 standard errors`` of a probe on ``n`` clips."""
-    p = 1.0 / n_classes
+def chance_bound(n_classes: int, n: int, largest_share: float | None = None) -> tuple[float, float]:
+    """Chance accuracy and the pass bound (chance + 2 standard errors) of a probe on ``n`` clips.
+
+    Chance is ``1/S`` for ``S`` balanced classes, else the share of the largest class
+    (``largest_share``: what always naming it scores)."""
+    p = 1.0 / n_classes if largest_share is None else float(largest_share)
     return p, p + 2.0 * np.sqrt(p * (1 - p) / n)
+
+
+def probe_classes(clips: list) -> np.ndarray:
+    """The class a probe names for each training clip of one type: its section when the type
+    has several, else its attribute string x domain (module doc)."""
+    sections = np.array([c.section for c in clips])
+    if len(np.unique(sections)) > 1:
+        return sections
+    keys = ["_".join(f"{k}_{v}" for k, v in c.attrs.items()) + "/" + c.domain for c in clips]
+    return np.unique(keys, return_inverse=True)[1]
 
 
 def _official(test: pd.DataFrame, scores: np.ndarray) -> float:
@@ -128,13 +149,13 @@ def train_learner(train: pd.DataFrame, waves: np.ndarray, updates: int = LEARN_U
 
 
 def _twins(normal_clips: list, machine_type: str) -> list:
-    faults = list(MACHINES[machine_type].faults)
+    faults = list(model_of(machine_type).faults)
     return [dataclasses.replace(c, fault=faults[i % len(faults)], severity=PAIRED_SEVERITY, label="anomaly")
             for i, c in enumerate(normal_clips)]
 
 
 # ----------------------------------------------------------------------------- the checks
-def check_type(root: Path, index: pd.DataFrame, plan: dict[str, object], preset: Preset, seed: int,
+def check_type(root: Path, index: pd.DataFrame, clips: dict[str, object], preset: Preset, seed: int,
                machine_type: str) -> tuple[dict, dict[str, np.ndarray]]:
     """The background probe and the reference detector of one machine type.
 
@@ -145,16 +166,24 @@ def check_type(root: Path, index: pd.DataFrame, plan: dict[str, object], preset:
     rows = index[index["machine_type"] == machine_type]
     train = rows[rows["split"] == "train"].reset_index(drop=True)
     test = rows[(rows["split"] == "test") & (rows["label"] != "unknown")].reset_index(drop=True)
-    train_clips = [plan[str(Path(p).relative_to(root))] for p in train["path"]]
+    train_clips = [clips[_relpath(root, p)] for p in train["path"]]
     sections = train["section"].to_numpy()
     out: dict[str, object] = {"machine_type": machine_type}
 
-    # 1. background probe: the halls alone, then the machines alone
-    halls = _mean_log_mel(_render(train_clips, preset, seed, "hall"))
-    machines = _mean_log_mel(_render(train_clips, preset, seed, "machine"))
-    out["probe_hall"] = probe_accuracy(halls, sections, seed)
-    out["probe_machine"] = probe_accuracy(machines, sections, seed)
-    out["probe_chance"], out["probe_bound"] = chance_bound(len(np.unique(sections)), len(train))
+    # 1. background probe: the halls alone, then the machines alone (a class of one clip
+    #    cannot be cross-validated: it sits out, which only happens on the ci preset)
+    classes = probe_classes(train_clips)
+    counts = np.bincount(classes)
+    probed = [c for c, k in zip(train_clips, classes) if counts[k] >= 2]
+    classes = np.unique(classes[counts[classes] >= 2], return_inverse=True)[1]
+    halls = _mean_log_mel(_render(probed, preset, seed, "hall"))
+    machines = _mean_log_mel(_render(probed, preset, seed, "machine"))
+    out["probe_hall"] = probe_accuracy(halls, classes, seed)
+    out["probe_machine"] = probe_accuracy(machines, classes, seed)
+    shares = np.bincount(classes) / len(classes)
+    balanced = np.allclose(shares, shares[0])
+    out["probe_chance"], out["probe_bound"] = chance_bound(len(shares), len(classes),
+                                                           None if balanced else shares.max())
     out["probe_ok"] = bool(out["probe_hall"] <= out["probe_bound"])
 
     # 2. the reference detector on the written files, and on the paired clips
@@ -168,7 +197,7 @@ def check_type(root: Path, index: pd.DataFrame, plan: dict[str, object], preset:
                 "ref_auc_target": float(table["auc_target_hmean"]), "ref_pauc": float(table["pauc_hmean"])})
     out["reference_ok"] = bool(CHECK_BOUNDS[0] <= out["reference"] <= CHECK_BOUNDS[1]
                                and out["ref_auc_target"] < out["ref_auc_source"])
-    normal_clips = [plan[str(Path(p).relative_to(root))] for p in test.loc[test["label"] == "normal", "path"]]
+    normal_clips = [clips[_relpath(root, p)] for p in test.loc[test["label"] == "normal", "path"]]
     waves["normal"] = _render(normal_clips, preset, seed)
     waves["faulty"] = _render(_twins(normal_clips, machine_type), preset, seed)
     secs = np.array([c.section for c in normal_clips])
@@ -190,24 +219,33 @@ def learnability(learner: Learner, train: pd.DataFrame, test: pd.DataFrame, wave
     b = backend.score_samples(learner.embed(waves["faulty"]), secs)
     out["paired_embedder"] = _paired_rate(a, b)
     fault_of = np.array([t.fault for t in _twins(normal_clips, machine_type)])
-    for f in MACHINES[machine_type].faults:
+    for f in model_of(machine_type).faults:
         out[f"paired[{f}]"] = _paired_rate(a[fault_of == f], b[fault_of == f])
     out["paired_ok"] = bool(out["paired_embedder"] >= PAIRED_MIN)
     return out
 
 
+def _relpath(root: Path, path: str) -> str:
+    """The generator's key of an indexed clip (the index resolves folders, so the root is too)."""
+    return str(Path(path).relative_to(Path(root).resolve()))
+
+
 def _load_plan(root: Path, types: list[str]):
     manifest = read_manifest(root)
     preset = Preset(**{**manifest["preset"], "severity": tuple(manifest["preset"]["severity"])})
-    seed = int(manifest["seed"])
-    return preset, seed, {c.relpath: c for c in plan_2022(preset, seed, types)}
+    seed, year = int(manifest["seed"]), int(manifest["year"])
+    return preset, seed, {c.relpath: c for c in plan(preset, seed, types, year)}
+
+
+def _index(root: Path | str, types: list[str]) -> pd.DataFrame:
+    return index_dataset(root, machine_types=types, year=int(read_manifest(root)["year"]))
 
 
 def _check_one(args: tuple) -> tuple[dict, dict]:
     root, mt = args
     torch.set_num_threads(1)
-    preset, seed, plan = _load_plan(Path(root), [mt])
-    return check_type(Path(root), index_dataset(root, machine_types=[mt]), plan, preset, seed, mt)
+    preset, seed, clips = _load_plan(Path(root), [mt])
+    return check_type(Path(root), _index(root, [mt]), clips, preset, seed, mt)
 
 
 CERTIFICATE = "certification.json"
@@ -216,7 +254,7 @@ CERTIFICATE = "certification.json"
 
 def certify(root: str | Path, machine_types: list[str] | None = None, updates: int = LEARN_UPDATES,
             progress: bool = True, jobs: int | None = None) -> tuple[pd.DataFrame, dict]:
-    """Certify a generated 2022-layout synthetic data set.
+    """Certify a generated synthetic data set of the 2022 or a one-section (2023-2025) layout.
 
     Returns the table (one row per machine type, columns described in the module
     docstring) and a verdict dict: ``probe``, ``reference``, ``paired`` (every type
@@ -237,8 +275,9 @@ def certify(root: str | Path, machine_types: list[str] | None = None, updates: i
     manifest = read_manifest(root)
     if manifest is None:
         raise ValueError(f"{root}: no synth.json here; only synthetic data sets can be certified")
-    if manifest["year"] != 2022:
-        raise ValueError(f"{root}: certification covers the 2022 layout; this data set is {manifest['year']}")
+    if manifest["year"] not in (2022,) + FIRST_SHOT_YEARS:
+        raise ValueError(f"{root}: certification covers the 2022 and 2023-2025 layouts (domains and attributes); "
+                         f"this data set is {manifest['year']}")
     types = list(machine_types or manifest["machine_types"])
     key = {"data": manifest["key"], "types": types, "updates": updates, "code": file_digest(Path(__file__))}
     cached = root / CERTIFICATE
@@ -256,8 +295,8 @@ def certify(root: str | Path, machine_types: list[str] | None = None, updates: i
                 bar.update(1)
     # 3. learnability: one embedder for every type, then each type's score and paired faults
     start = time.perf_counter()
-    preset, seed, plan = _load_plan(root, types)
-    index = index_dataset(root, machine_types=types)
+    preset, seed, clips = _load_plan(root, types)
+    index = _index(root, types)
     parts = {mt: index[index["machine_type"] == mt] for mt in types}
     train = {mt: p[p["split"] == "train"].reset_index(drop=True) for mt, p in parts.items()}
     test = {mt: p[(p["split"] == "test") & (p["label"] != "unknown")].reset_index(drop=True)
@@ -268,7 +307,7 @@ def certify(root: str | Path, machine_types: list[str] | None = None, updates: i
         learner = train_learner(pd.concat(train.values(), ignore_index=True),
                                 np.concatenate([waves[mt]["train"] for mt in types]), updates, seed)
         for mt in types:
-            normal = [plan[str(Path(p).relative_to(root))]
+            normal = [clips[_relpath(root, p)]
                       for p in test[mt].loc[test[mt]["label"] == "normal", "path"]]
             rows[mt].update(learnability(learner, train[mt], test[mt], waves[mt], normal, mt))
     finally:
@@ -323,5 +362,5 @@ def certification_report(table: pd.DataFrame, verdict: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CERTIFICATE", "PAIRED_MIN", "PAIRED_SEVERITY", "certification_report", "certify", "chance_bound",
+__all__ = ["CERTIFICATE", "PAIRED_MIN", "PAIRED_SEVERITY", "certification_report", "certify", "chance_bound", "probe_classes",
            "check_type", "learnability", "probe_accuracy", "train_learner"]

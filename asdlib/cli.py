@@ -1,7 +1,7 @@
 """The ``asd`` command line.
 
-    asd synth --year 2022 --preset demo --seed 0 --out data/synth [--check]
-    asd summary DATA_ROOT
+    asd synth --year 2022|2020|2023|2024|2025 --preset demo --seed 0 --out data/synth [--check]
+    asd summary DATA_ROOT [--year 2024]
     asd evaluate SCORE_DIR --ground-truth GT_DIR [--year 2023]
     asd submit RUN_DIR --system NAME [--seed K] --out DIR [--ground-truth-out GT_DIR]
     asd bench features [--clips N] [--device cpu]
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from asdlib.data.synth.dataset import YEARS as SYNTH_YEARS  # imports no torch
+
 
 def _synth(args: argparse.Namespace) -> int:
     from asdlib.data.synth import PRESETS, generate
@@ -36,9 +38,9 @@ def _synth(args: argparse.Namespace) -> int:
     print(f"synthetic DCASE {args.year} data set, preset '{args.preset}' "
           f"({preset.duration:g} s clips), seed {args.seed}: {root} [{how}]")
     if args.check:
-        if args.year == 2022:
-            return _certify(root, args.jobs, args.quiet)
-        return _check(root, args.device)
+        if args.year == 2020:  # no domains, no attributes: the reference detector's bounds only
+            return _check(root, args.device)
+        return _certify(root, args.jobs, args.quiet)
     return 0
 
 
@@ -81,8 +83,9 @@ def _summary(args: argparse.Namespace) -> int:
     from asdlib.data.layout import index_dataset, summarize
     from asdlib.data.synth import read_manifest
 
-    index = index_dataset(args.root, machine_types=args.types)
     manifest = read_manifest(args.root)
+    year = args.year or (manifest["year"] if manifest else None)
+    index = index_dataset(args.root, machine_types=args.types, year=year)
     if manifest:
         source = (f"SYNTHETIC (asdlib generator v{manifest['version']}, preset "
                   f"'{manifest['preset']['name']}', seed {manifest['seed']})")
@@ -98,9 +101,12 @@ def _summary(args: argparse.Namespace) -> int:
     if keys:
         print("\nattributes:", ", ".join(keys))
     if manifest:
+        from asdlib.data.synth.dataset import SOUND_MODEL
+
         print("\nfaults of the anomalous clips (synthetic):")
         for machine_type, faults in manifest["faults"].items():
-            print(f"  {machine_type}: {', '.join(faults)}")
+            borrowed = f" (the {SOUND_MODEL[machine_type]} sound model)" if machine_type in SOUND_MODEL else ""
+            print(f"  {machine_type}{borrowed}: {', '.join(faults)}")
     return 0
 
 
@@ -198,14 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asd", description="asdlib: anomalous sound detection for DCASE Task 2")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("synth", help="write a synthetic DCASE data set (2020 or 2022 layout)")
-    p.add_argument("--year", type=int, choices=[2020, 2022], default=2022)
+    p = sub.add_parser("synth", help="write a synthetic DCASE data set (2020, 2022 or 2023-2025 layout)")
+    p.add_argument("--year", type=int, choices=SYNTH_YEARS, default=2022,
+                   help="layout: 2020 (machine IDs), 2022 (three sections per type), 2023-2025 (one section "
+                        "per type, the year's own evaluation types; 2024-2025 hide some attributes, 2025 adds "
+                        "supplemental/)")
     p.add_argument("--preset", choices=["ci", "demo", "full"], default="demo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="folder to write (reused if it holds the same set)")
     p.add_argument("--types", nargs="+", default=None, help="machine types (default: all of the year)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--check", action="store_true", help="run the reference detector and print its table")
+    p.add_argument("--check", action="store_true",
+                   help="certify the data set (asdlib.certify; 2020: the reference detector's bounds only)")
     p.add_argument("--device", default="cpu", help="device for --check features (cpu, cuda, auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
@@ -213,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="index a data root and print clip counts")
     p.add_argument("root", type=Path)
     p.add_argument("--types", nargs="+", default=None)
+    p.add_argument("--year", type=int, choices=range(2020, 2027), default=None, metavar="{2020..2026}",
+                   help="the edition (2023 on: correspondence tables, eval lists); default: a synthetic set's "
+                        "own, else read from the names")
     p.set_defaults(func=_summary)
 
     p = sub.add_parser("evaluate", help="what the official DCASE evaluator reports, from anomaly_score_*.csv "

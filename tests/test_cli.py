@@ -27,6 +27,20 @@ def test_synth_then_summary_counts_and_labels_synthetic(tiny, capsys):
     assert "tooth-crack" in out and "attributes: volt, wt" in out
 
 
+def test_synth_2025_then_summary_reads_the_year_hidden_attributes_and_supplemental(tmp_path, capsys):
+    out = tmp_path / "y2025"
+    assert main(["synth", "--year", "2025", "--preset", "ci", "--types", "gearbox", "AutoTrash", "--out", str(out),
+                 "--jobs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["summary", str(out)]) == 0  # the year comes from synth.json
+    text = capsys.readouterr().out
+    assert "DCASE 2025 layout, SYNTHETIC" in text
+    # 2 types x (8 + 2 train, 12 test, 2 + 2 supplemental): the supplemental clips are neither
+    assert "52 clips, 2 machine types, 20 training / 24 test" in text
+    # both types hide their attributes in their names; the published tables reveal them
+    assert "attributes: flow, pat, volt, wt" in text and "AutoTrash (the valve sound model): contamination" in text
+
+
 def test_summary_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["summary", str(tmp_path / "nowhere")]) == 2
     assert "data root does not exist" in capsys.readouterr().err

@@ -184,6 +184,78 @@ def _render(machine, fault=None, severity=0.0, seed=0, seconds=2.0, unit=PLAIN, 
     return m.render(np.random.default_rng(seed), unit, base, fault, severity, int(seconds * SR), SR)
 
 
+# ----------------------------------------------------------------------------- 2023 to 2025
+FIRST_SHOT_TYPES = {2023: ["valve", "bandsaw"], 2024: ["gearbox", "valve", "AirCompressor", "3DPrinter"],
+                    2025: ["slider", "AutoTrash", "ToyRCCar"]}
+
+
+@pytest.mark.parametrize("year", sorted(FIRST_SHOT_TYPES))
+def test_first_shot_layouts_are_read_unchanged_with_every_field_as_generated(tmp_path, year):
+    from asdlib.data.layout import EVAL_TYPES_FIRST_SHOT, TYPES_2022
+    from asdlib.data.synth.dataset import HIDDEN_ATTRIBUTES, SUPPLEMENTAL_SHARE
+
+    types = FIRST_SHOT_TYPES[year]
+    root = generate(tmp_path / str(year), year=year, preset="ci", seed=0, machine_types=types, jobs=1,
+                    progress=False)
+    index = index_dataset(root, year=year)
+    record = pd.read_csv(root / "synth_clips.csv", keep_default_na=False)
+    record["path"] = [str((root / p).resolve()) for p in record["relpath"]]
+    both = index.merge(record, on="path", suffixes=("", "_gen"), validate="one_to_one")
+    assert len(both) == len(index) == len(record)
+    assert set(index["section"]) == {0} and set(index["year"]) == {year}
+    # the development types in dev_data/raw, the year's own evaluation types in eval_data/raw
+    for mt, rows in index.groupby("machine_type"):
+        part = "dev" if mt in TYPES_2022 else "eval"
+        assert part == "dev" or mt in EVAL_TYPES_FIRST_SHOT[year]
+        assert set(rows["part"]) == {part} and all(f"/{part}_data/raw/{mt}/" in p for p in rows["path"])
+    # labels and domains of every clip, the unlabelled evaluation clips' too (the evaluator's files)
+    clips = both[both["split"] != "supplemental"]
+    assert (clips["label"] == clips["label_gen"]).all() and (clips["domain"] == clips["domain_gen"]).all()
+    eval_test = clips[(clips["part"] == "eval") & (clips["split"] == "test")]
+    assert eval_test["file"].str.fullmatch(r"section_00_\d{4}\.wav").all()
+    # attributes: as drawn, also where the names hide them (revealed by the published tables)
+    assert (clips["attribute_string"] == clips["attrs"]).all()
+    hidden = [t for t in types if t in HIDDEN_ATTRIBUTES.get(year, ())]
+    assert bool(hidden) == (year >= 2024)
+    on_disk = clips[clips["machine_type"].isin(hidden) & ~clips["file"].str.fullmatch(r"section_00_\d{4}\.wav")]
+    assert on_disk["file"].str.endswith("_noAttribute.wav").all() and (len(on_disk) > 0) == (year >= 2024)
+    shown = clips[~clips["machine_type"].isin(hidden) & (clips["split"] == "train")]
+    assert not shown["file"].str.contains("noAttribute").any()
+    # 2025: supplemental/ is a split of its own: the machine alone and the hall alone
+    supp = both[both["split"] == "supplemental"]
+    if year < 2025:
+        assert supp.empty
+        return
+    n = SUPPLEMENTAL_SHARE * CI.n_train_target
+    counts = supp.groupby(["machine_type", "label"]).size()
+    assert (counts == n).all() and len(counts) == 2 * len(types)
+    assert set(supp["render"]) == {"machine", "hall"}
+    assert (supp.loc[supp["label"] == "noise", "render"] == "hall").all()
+    from dataclasses import replace
+
+    from asdlib.data.audio import read_wav
+    from asdlib.data.synth.dataset import plan, render_clip
+    clip = next(c for c in plan(CI, 0, ["slider"], 2025) if c.render == "machine")
+    audio = read_wav(root / clip.relpath)
+    assert np.allclose(audio, render_clip(clip, CI, 0, "machine"), atol=1 / 2**15)
+    assert not np.allclose(audio, render_clip(replace(clip, render="mix"), CI, 0), atol=1 / 2**15)
+
+
+def test_first_shot_types_belong_to_their_year_and_borrow_a_sound_model(tmp_path):
+    from asdlib.data.layout import EVAL_TYPES_FIRST_SHOT
+    from asdlib.data.synth.dataset import SOUND_MODEL, model_of, unit_of
+
+    every = {t for types in EVAL_TYPES_FIRST_SHOT.values() for t in types}
+    assert every == set(SOUND_MODEL) and set(SOUND_MODEL.values()) <= set(MACHINES)
+    assert model_of("ToyDrone") is MACHINES["fan"] and model_of("fan") is MACHINES["fan"]
+    # a borrowed model, a machine of its own: units are keyed by the type's name
+    assert unit_of(0, "ToyDrone", 0) != unit_of(0, "fan", 0)
+    with pytest.raises(ValueError, match="\\['bandsaw'\\] are not DCASE 2024 types"):
+        generate(tmp_path / "x", year=2024, machine_types=["bandsaw"])
+    with pytest.raises(ValueError, match="year=2026: the generator writes the layouts of 2020, 2022, 2023"):
+        generate(tmp_path / "x", year=2026)
+
+
 def test_fan_spectrum_peaks_at_the_blade_pass_frequency():
     x = _render("fan", spd="1200", seconds=4.0)
     spec = np.abs(np.fft.rfft(x))

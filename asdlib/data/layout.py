@@ -118,6 +118,14 @@ from asdlib.data.errors import DataError
 
 TYPES_2020 = ("ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve")
 TYPES_2022 = ("ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider", "valve")
+EVAL_TYPES_FIRST_SHOT = {
+    2023: ("ToyDrone", "ToyNscale", "ToyTank", "Vacuum", "bandsaw", "grinder", "shaker"),
+    2024: ("3DPrinter", "AirCompressor", "BrushlessMotor", "HairDryer", "HoveringDrone", "RoboticArm", "Scanner",
+           "ToothBrush", "ToyCircuit"),
+    2025: ("AutoTrash", "BandSealer", "CoffeeGrinder", "HomeCamera", "Polisher", "ScrewFeeder", "ToyPet", "ToyRCCar"),
+}
+"""The evaluation machine types of the first-shot editions (one section each, ``section_00``);
+their development types are :data:`TYPES_2022`'s."""
 
 COLUMNS = [
     "path", "file", "year", "part", "machine_type", "section", "domain",

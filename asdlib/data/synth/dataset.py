@@ -1,4 +1,4 @@
-"""Write synthetic data sets in the exact DCASE 2020 and 2022 layouts.
+"""Write synthetic data sets in the exact DCASE 2020, 2022 and 2023-2025 layouts.
 
 2022 (MIMII DG / ToyADMOS2 naming), under ``out``::
 
@@ -14,6 +14,36 @@
 2020 (MIMII / ToyADMOS naming): ``dev_data/<type>/{train,test}/{normal,anomaly}_id_00_00000000.wav``
 for machine IDs 00, 02, 04 and ``eval_data/<type>/test/id_01_00000000.wav`` for IDs
 01, 03, 05, with ``ground_truth_data/ground_truth_<type>_id_01_test.csv``.
+
+2023, 2024 and 2025 (the first-shot editions, in the official baselines' tree): one
+section per machine type, ``section_00``; the development types (those of 2022) under
+``dev_data/raw/<type>/``, the year's own evaluation types
+(:data:`~asdlib.data.layout.EVAL_TYPES_FIRST_SHOT`) under ``eval_data/raw/<type>/``::
+
+    dev_data/raw/<type>/train/section_00_source_train_normal_0000_<attrs>.wav
+    dev_data/raw/<type>/test/section_00_target_test_anomaly_0003_<attrs>.wav
+    eval_data/raw/<type>/test/section_00_0000.wav
+    ground_truth_data/ground_truth_<type>_section_00_test.csv        (the evaluators' files)
+    ground_truth_domain/ground_truth_<type>_section_00_test.csv
+    ground_truth_attributes/ground_truth_<type>_section_00_test.csv  (eval name,full name[,revealed name])
+
+The evaluation types are new machines in DCASE; the generator has no sound model of
+their own for them: each borrows the model of a development type (:data:`SOUND_MODEL`,
+chosen by mechanism: a drone's rotors are a fan's blade passes), with units, halls and
+draws of its own (they are keyed by the type's name), and that model's fault gain.
+
+- **2024 and 2025 hide attributes** for the types of :data:`HIDDEN_ATTRIBUTES`: their
+  names end in ``noAttribute``, and the published tables reveal them, as the real
+  sets do: ``ground_truth_attributes/dcase<year>t2/{dev,eval}_data/<type>/
+  attributes_00_{train,test}_correspondence.csv`` (full name, name on disk) and, for
+  evaluation test clips, the evaluator's three-column list.
+- **2025 adds** ``<type>/supplemental/``: :data:`SUPPLEMENTAL_SHARE` of the target
+  training count of clean machine sounds (``section_00_machine_source_0000_<attrs>.wav``,
+  the machine alone) and as many noise recordings (``section_00_noise_source_0000_
+  noAttribute.wav``, the factory hall alone), from the same units and halls.
+
+Index these with the year (``index_dataset(root, year=2024)``): the year decides where
+the correspondence tables are read.
 
 Each section is one machine unit (:mod:`.machines`: units differ in fine structure).
 Every clip is recorded in one of :data:`N_HALLS` factory halls drawn from a pool
@@ -48,8 +78,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from asdlib.data.layout import TYPES_2020, TYPES_2022
-from asdlib.data.synth.machines import MACHINES, Unit, make_unit
+from asdlib.data.layout import EVAL_TYPES_FIRST_SHOT, TYPES_2020, TYPES_2022
+from asdlib.data.synth.machines import MACHINES, Machine, Unit, make_unit
 from asdlib.data.synth.noise import factory_noise, make_environment
 from asdlib.data.synth.signals import db_to_gain
 from asdlib.utils import atomic_path, atomic_write_text, progress_bar, stable_hash
@@ -102,6 +132,51 @@ FAULT_GAIN_2020 = {
 }
 
 
+FIRST_SHOT_YEARS = tuple(EVAL_TYPES_FIRST_SHOT)
+"""Editions written with one section per machine type (2023 on)."""
+YEARS = (2020, 2022) + FIRST_SHOT_YEARS
+"""The layouts :func:`generate` writes."""
+
+SOUND_MODEL = {
+    # 2023
+    "ToyDrone": "fan", "ToyNscale": "ToyTrain", "ToyTank": "ToyCar", "Vacuum": "pump", "bandsaw": "bearing",
+    "grinder": "gearbox", "shaker": "slider",
+    # 2024
+    "3DPrinter": "slider", "AirCompressor": "pump", "BrushlessMotor": "bearing", "HairDryer": "fan",
+    "HoveringDrone": "fan", "RoboticArm": "slider", "Scanner": "ToyConveyor", "ToothBrush": "ToyCar",
+    "ToyCircuit": "ToyTrain",
+    # 2025
+    "AutoTrash": "valve", "BandSealer": "ToyConveyor", "CoffeeGrinder": "gearbox", "HomeCamera": "slider",
+    "Polisher": "bearing", "ScrewFeeder": "ToyConveyor", "ToyPet": "ToyCar", "ToyRCCar": "ToyCar",
+}
+"""The sound model (a key of :data:`~asdlib.data.synth.machines.MACHINES`) that renders each
+evaluation type of the first-shot editions: the generator's choice, by mechanism."""
+
+HIDDEN_ATTRIBUTES = {
+    2024: ("gearbox", "slider", "ToyTrain", "AirCompressor", "HoveringDrone", "ToothBrush"),
+    2025: ("gearbox", "slider", "ToyTrain", "AutoTrash", "Polisher", "ToyPet"),
+}
+"""Types whose file names hide their attributes (``noAttribute``). The 2024 evaluation types
+are those whose official attribute lists have three columns (AirCompressor, HoveringDrone,
+ToothBrush); the other entries are the generator's choice, three per part."""
+
+SUPPLEMENTAL_SHARE = 1
+"""2025 ``supplemental/`` clips per kind (machine alone, noise alone): this many times the
+preset's target-domain training count."""
+
+
+def model_of(machine_type: str) -> Machine:
+    """The sound model of a machine type: its own, or the one it borrows (:data:`SOUND_MODEL`)."""
+    return MACHINES[SOUND_MODEL.get(machine_type, machine_type)]
+
+
+def types_of(year: int) -> tuple[str, ...]:
+    """Every machine type of a year's layout, development types first."""
+    if year == 2020:
+        return TYPES_2020
+    return TYPES_2022 + EVAL_TYPES_FIRST_SHOT.get(year, ())
+
+
 @dataclass
 class Clip:
     """Everything needed to render and place one clip."""
@@ -121,6 +196,7 @@ class Clip:
     duration: float = 10.0
     year: int = 2022
     hall: int = 0            # index into the machine type's pool of factory halls
+    render: str = "mix"      # what the file holds: "mix", or (2025 supplemental/) "machine" or "hall" alone
 
 
 def _type_code(name: str) -> int:
@@ -133,7 +209,7 @@ def _section_rng(seed: int, machine_type: str, section: int, purpose: int) -> np
 
 def _domain_values(machine: str, section: int) -> dict[str, dict[str, tuple[str, ...]]]:
     """Attribute values per domain for a 2022 section: one attribute shifts, the others do not."""
-    attrs = MACHINES[machine].attributes
+    attrs = model_of(machine).attributes
     keys = list(attrs)
     shifted = keys[section % len(keys)]
     out = {"source": {}, "target": {}}
@@ -159,7 +235,7 @@ def plan_2022(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
     """Every clip of a 2022-layout data set, in a fixed order."""
     clips: list[Clip] = []
     for mt in machine_types:
-        faults = list(MACHINES[mt].faults)
+        faults = list(model_of(mt).faults)
         for section in DEV_SECTIONS_2022 + EVAL_SECTIONS_2022:
             part = "dev" if section in DEV_SECTIONS_2022 else "eval"
             rng = _section_rng(seed, mt, section, 1)
@@ -197,12 +273,77 @@ def plan_2022(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
     return clips
 
 
+def _first_shot_name(split: str, domain: str, label: str, number: int, attrs: str) -> str:
+    return f"section_00_{domain}_{split}_{label}_{number:04d}_{attrs}.wav"
+
+
+def plan_first_shot(preset: Preset, seed: int, machine_types: Iterable[str], year: int) -> list[Clip]:
+    """Every clip of a 2023-2025 layout: one section (00) per type, dev or eval by the type.
+
+    A section is drawn as a 2022 development section 00 is (the first attribute shifts
+    between the domains), under the type's own random streams. Hidden attributes and the
+    2025 supplemental clips follow the module doc.
+    """
+    clips: list[Clip] = []
+    hidden = HIDDEN_ATTRIBUTES.get(year, ())
+    for mt in machine_types:
+        part = "dev" if mt in TYPES_2022 else "eval"
+        faults = list(model_of(mt).faults)
+        rng = _section_rng(seed, mt, 0, 1)
+        values = _domain_values(mt, 0)
+        specs = [("train", "source", "normal")] * preset.n_train_source
+        specs += [("train", "target", "normal")] * preset.n_train_target
+        specs += [("test", d, lab) for d in ("source", "target") for lab in ("normal", "anomaly")
+                  for _ in range(preset.n_test)]
+        if year >= 2025:
+            n_supp = SUPPLEMENTAL_SHARE * preset.n_train_target
+            specs += [("supplemental", "source", "machine")] * n_supp + [("supplemental", "source", "noise")] * n_supp
+        test_numbers = rng.permutation(sum(1 for s in specs if s[0] == "test"))
+        hall0 = int(rng.integers(N_HALLS))
+        counters = {"train": 0, "test": 0, "supplemental": 0}
+        for i, (split, domain, label) in enumerate(specs):
+            attrs = {k: str(rng.choice(v)) for k, v in values[domain].items()}
+            fault = str(rng.choice(faults)) if label == "anomaly" else None
+            severity = float(rng.uniform(*preset.severity)) if fault else 0.0
+            k = counters[split]
+            counters[split] += 1
+            shown = "noAttribute" if mt in hidden else _attr_string(attrs)
+            render = "mix"
+            if split == "supplemental":
+                render = "machine" if label == "machine" else "hall"
+                name = f"section_00_{label}_source_{k:04d}_{shown if label == 'machine' else 'noAttribute'}.wav"
+                num, label = k, ("normal" if label == "machine" else "noise")
+            elif split == "train":
+                num = k
+                name = _first_shot_name(split, domain, label, num, shown)
+            else:
+                num = int(test_numbers[k])
+                name = (_first_shot_name(split, domain, label, num, shown) if part == "dev"
+                        else f"section_00_{num:04d}.wav")
+            clips.append(Clip(
+                relpath=f"{part}_data/raw/{mt}/{split}/{name}", machine_type=mt, part=part, section=0,
+                split=split, domain=domain, label=label, number=num, attrs=attrs, fault=fault,
+                severity=severity, seed=[seed, _type_code(mt), 0, i], duration=preset.duration,
+                year=year, hall=(hall0 + i) % N_HALLS, render=render,
+            ))
+    return clips
+
+
+def plan(preset: Preset, seed: int, machine_types: Iterable[str], year: int) -> list[Clip]:
+    """Every clip of a data set of ``year``'s layout, in a fixed order."""
+    if year == 2020:
+        return plan_2020(preset, seed, machine_types)
+    if year == 2022:
+        return plan_2022(preset, seed, machine_types)
+    return plan_first_shot(preset, seed, machine_types, year)
+
+
 def plan_2020(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[Clip]:
     """Every clip of a 2020-layout data set: machine IDs instead of sections, no domains."""
     clips: list[Clip] = []
     for mt in machine_types:
-        faults = list(MACHINES[mt].faults)
-        attr_values = MACHINES[mt].attributes
+        faults = list(model_of(mt).faults)
+        attr_values = model_of(mt).attributes
         duration = preset.duration * (1.1 if mt == "ToyCar" else 1.0)
         for mid in DEV_IDS_2020 + EVAL_IDS_2020:
             part = "dev" if mid in DEV_IDS_2020 else "eval"
@@ -234,7 +375,7 @@ def plan_2020(preset: Preset, seed: int, machine_types: Iterable[str]) -> list[C
 
 def unit_of(seed: int, machine_type: str, section: int) -> Unit:
     """The machine unit of a section (2022) or machine ID (2020)."""
-    return make_unit(_section_rng(seed, machine_type, section, 3), MACHINES[machine_type].counts)
+    return make_unit(_section_rng(seed, machine_type, section, 3), model_of(machine_type).counts)
 
 
 def hall_of(seed: int, machine_type: str, hall: int) -> dict:
@@ -280,7 +421,8 @@ def placement_eq(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def fault_gain(machine_type: str, year: int = 2022) -> float:
-    return (FAULT_GAIN_2020 if year == 2020 else FAULT_GAIN)[machine_type]
+    """The type's fault strength; an evaluation type of 2023+ has its sound model's."""
+    return (FAULT_GAIN_2020 if year == 2020 else FAULT_GAIN)[SOUND_MODEL.get(machine_type, machine_type)]
 
 
 def render_clip(clip: Clip, preset: Preset, seed: int, part: str = "mix") -> np.ndarray:
@@ -299,7 +441,7 @@ def render_clip(clip: Clip, preset: Preset, seed: int, part: str = "mix") -> np.
     gain = 0.05 * db_to_gain(placement.normal(0, 1.0))
     mix = np.zeros(n)
     if part in ("mix", "machine"):
-        machine = MACHINES[clip.machine_type]
+        machine = model_of(clip.machine_type)
         severity = clip.severity * fault_gain(clip.machine_type, clip.year)
         x = machine.render(np.random.default_rng(clip.seed), unit_of(seed, clip.machine_type, clip.section),
                            clip.attrs, clip.fault, severity, n, SR)
@@ -316,7 +458,7 @@ def _write_clips(args: tuple[list[Clip], Preset, int, str]) -> int:
         path = Path(out) / clip.relpath
         if path.exists():
             continue  # resumed run: files are written atomically, so an existing one is complete
-        audio = render_clip(clip, preset, seed)
+        audio = render_clip(clip, preset, seed, clip.render)
         with atomic_path(path) as tmp:
             sf.write(str(tmp), audio, SR, subtype="PCM_16", format="WAV")
     return len(clips)
@@ -346,19 +488,58 @@ def _write_tables(out: Path, clips: list[Clip], year: int) -> None:
                 atomic_write_text(out / f"eval_data/{mt}/attributes_{section:02d}.csv", train.to_csv(index=False))
                 atomic_write_text(out / f"ground_truth_attributes/{mt}/attributes_{section:02d}.csv",
                                   test.to_csv(index=False))
+    elif year in FIRST_SHOT_YEARS:
+        _write_first_shot_tables(out, table, year)
     for (mt, section), group in table[(table["part"] == "eval") & (table["split"] == "test")].groupby(
             ["machine_type", "section"]):
-        tag = f"section_{section:02d}" if year == 2022 else f"id_{section:02d}"
+        tag = f"id_{section:02d}" if year == 2020 else f"section_{section:02d}"
         group = group.sort_values("number")
         names = [Path(p).name for p in group["relpath"]]
         labels = (group["label"] == "anomaly").astype(int)
         atomic_write_text(out / f"ground_truth_data/ground_truth_{mt}_{tag}_test.csv",
                           "".join(f"{f},{v}\n" for f, v in zip(names, labels)))
-        if year == 2022:
+        if year != 2020:
             domains = (group["domain"] == "target").astype(int)
             atomic_write_text(out / f"ground_truth_domain/ground_truth_{mt}_{tag}_test.csv",
                               "".join(f"{f},{v}\n" for f, v in zip(names, domains)))
     atomic_write_text(out / "synth_clips.csv", table.to_csv(index=False))
+
+
+def _write_first_shot_tables(out: Path, table: pd.DataFrame, year: int) -> None:
+    """The 2023+ attribute tables: ``attributes_00.csv`` of the types that show their attributes,
+    the correspondence tables of those that hide them, and the evaluators' attribute lists."""
+    hidden = HIDDEN_ATTRIBUTES.get(year, ())
+    for (part, mt), group in table[table["split"] != "supplemental"].groupby(["part", "machine_type"]):
+        full = {c.relpath: _first_shot_name(c.split, c.domain, c.label, c.number, c.attrs)
+                for c in group.itertuples()}
+        labelled = group[(group["split"] == "train") | (group["part"] == "dev")]
+        if mt in hidden:
+            folder = out / f"ground_truth_attributes/dcase{year}t2/{part}_data/{mt}"
+            for split, rows in labelled.groupby("split"):
+                lines = ["source_file_name,target_file_name"]
+                lines += [f"{full[r]},{Path(r).name}" for r in rows["relpath"]]
+                atomic_write_text(folder / f"attributes_00_{split}_correspondence.csv", "\n".join(lines) + "\n")
+        else:
+            rows = []
+            for c in labelled.itertuples():
+                row = {"file_name": f"{mt}/{c.split}/{Path(c.relpath).name}"}
+                pairs = c.attrs.split("_")
+                for i, (k, v) in enumerate(zip(pairs[::2], pairs[1::2]), 1):
+                    row[f"d{i}p"], row[f"d{i}v"] = k, v
+                rows.append(row)
+            atomic_write_text(out / f"{part}_data/raw/{mt}/attributes_00.csv", pd.DataFrame(rows).to_csv(index=False))
+        if part == "eval":
+            test = group[group["split"] == "test"].sort_values("number")
+            lines = []
+            for c in test.itertuples():
+                name, revealed = Path(c.relpath).name, full[c.relpath]
+                if mt in hidden:  # the 2024 evaluator's three columns: name, hidden full name, revealed name
+                    stem = _first_shot_name(c.split, c.domain, c.label, c.number, "noAttribute")[:-4]
+                    lines.append(f"{name},{stem},{revealed}")
+                else:
+                    lines.append(f"{name},{revealed[:-4]}")
+            atomic_write_text(out / f"ground_truth_attributes/ground_truth_{mt}_section_00_test.csv",
+                              "\n".join(lines) + "\n")
 
 
 def generate(
@@ -376,13 +557,13 @@ def generate(
     holds a different synthetic data set, or anything else, is refused with an error
     rather than overwritten.
     """
-    if year not in (2020, 2022):
-        raise ValueError(f"year={year!r}: the generator writes the 2020 or the 2022 layout")
+    if year not in YEARS:
+        raise ValueError(f"year={year!r}: the generator writes the layouts of {', '.join(map(str, YEARS))}")
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise ValueError(f"preset={preset!r}: valid presets are {sorted(PRESETS)}")
         preset = PRESETS[preset]
-    all_types = TYPES_2022 if year == 2022 else TYPES_2020
+    all_types = types_of(year)
     machine_types = list(machine_types) if machine_types is not None else list(all_types)
     bad = [t for t in machine_types if t not in all_types]
     if bad:
@@ -391,7 +572,7 @@ def generate(
     config = {
         "generator": "asdlib.data.synth", "version": GENERATOR_VERSION, "year": year,
         "preset": asdict(preset), "seed": seed, "machine_types": machine_types,
-        "fault_gain": {t: (FAULT_GAIN_2020 if year == 2020 else FAULT_GAIN)[t] for t in machine_types},
+        "fault_gain": {t: fault_gain(t, year) for t in machine_types},
     }
     key = stable_hash(config)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -420,7 +601,7 @@ def _generate_locked(out: Path, config: dict, key: str, preset: Preset, year: in
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(partial, json.dumps({**config, "key": key}, indent=2))
 
-    clips = (plan_2022 if year == 2022 else plan_2020)(preset, seed, machine_types)
+    clips = plan(preset, seed, machine_types, year)
     jobs = jobs or os.cpu_count() or 1
     chunks = [clips[i:i + 16] for i in range(0, len(clips), 16)]
     bar = None
@@ -441,7 +622,7 @@ def _generate_locked(out: Path, config: dict, key: str, preset: Preset, year: in
     _write_tables(out, clips, year)
     counts = pd.Series([c.machine_type for c in clips]).value_counts().to_dict()
     atomic_write_text(manifest, json.dumps({**config, "key": key, "clips": len(clips), "per_type": counts,
-                                            "faults": {t: MACHINES[t].faults for t in machine_types}}, indent=2))
+                                            "faults": {t: model_of(t).faults for t in machine_types}}, indent=2))
     partial.unlink()
     return out
 
