@@ -31,7 +31,7 @@ import pandas as pd
 from asdlib.data.errors import DataError
 from asdlib.data.layout import index_dataset
 from asdlib.data.synth import generate, read_manifest
-from asdlib.data.synth.dataset import GENERATOR_VERSION
+from asdlib.data.synth.dataset import GENERATOR_VERSION, YEARS as SYNTH_YEARS
 from asdlib.metrics import evaluate_scores
 from asdlib.chapters import as_dict, chapter_settings, chapter_spec, default_seeds
 from asdlib.profiles import Profile, get_profile
@@ -289,8 +289,9 @@ def start_run(
         seeds = list(default_seeds(notebook, profile, overrides))
     synthetic = None
     if data_root is None:
-        if dataset not in (2020, 2022):
-            raise ValueError(f"dataset={dataset}: synthetic data exists for 2020 and 2022; give a data_root")
+        if dataset not in SYNTH_YEARS:
+            raise ValueError(f"dataset={dataset}: synthetic data exists for {', '.join(map(str, SYNTH_YEARS))}; "
+                             "give a data_root")
         # the generator's version is in the name: a new version never collides with old data
         root = default_data_dir() / f"synth-{dataset}-{prof.data_preset}-seed{synth_seed}-v{GENERATOR_VERSION}"
         generate(root, year=dataset, preset=prof.data_preset, seed=synth_seed, progress=False)

@@ -38,7 +38,7 @@ def test_synth_2025_then_summary_reads_the_year_hidden_attributes_and_supplement
     # 2 types x (8 + 2 train, 12 test, 2 + 2 supplemental): the supplemental clips are neither
     assert "52 clips, 2 machine types, 20 training / 24 test" in text
     # both types hide their attributes in their names; the published tables reveal them
-    assert "attributes: flow, pat, volt, wt" in text and "AutoTrash (the valve sound model): contamination" in text
+    assert "attributes: ac, vel, volt, wt" in text and "AutoTrash (the slider sound model): no-grease" in text
 
 
 def test_summary_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):

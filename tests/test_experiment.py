@@ -18,6 +18,21 @@ def tiny(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("exp") / "d", preset="ci", machine_types=["fan"], jobs=1, progress=False)
 
 
+def test_a_first_shot_year_without_a_data_root_gets_its_synthetic_layout(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASD_RECORDS", str(tmp_path / "runs"))
+    run = start_run("00_task_data_metrics", "x", dataset=2024, profile="ci",
+                    machine_types=["gearbox", "AirCompressor"], results_dir=tmp_path / "runs")
+    assert run.synthetic["preset"] == "ci" and (run.data_root / "synth.json").is_file()
+    index = run.index
+    assert set(index["year"]) == {2024} and set(index["section"]) == {0}
+    assert set(index.loc[index["machine_type"] == "AirCompressor", "part"]) == {"eval"}
+    # hidden in the names, revealed by the generated correspondence tables
+    assert index["file"].str.contains("noAttribute").any() and all(index["attributes"].map(bool))
+    with pytest.raises(ValueError, match="synthetic data exists for 2020, 2022, 2023, 2024, 2025; give a data_root"):
+        start_run("00_task_data_metrics", "x", dataset=2026, profile="ci")
+
+
 def test_bad_parameters_fail_at_once_with_the_valid_values(tiny):
     with pytest.raises(ValueError, match="valid profiles: ci, demo, paper"):
         start_run("00_task_data_metrics", "x", data_root=tiny, profile="fast")

@@ -241,15 +241,29 @@ def test_first_shot_layouts_are_read_unchanged_with_every_field_as_generated(tmp
     assert not np.allclose(audio, render_clip(replace(clip, render="mix"), CI, 0), atol=1 / 2**15)
 
 
+def test_first_shot_halls_are_shared_equally_by_every_auxiliary_class():
+    from asdlib.data.synth.dataset import N_HALLS, plan
+
+    for mt in ("fan", "ToyDrone", "valve"):
+        by_class: dict[tuple, list[int]] = {}
+        for c in plan(PRESETS["demo"], 0, [mt], 2024):
+            by_class.setdefault((c.split, c.domain, c.label, tuple(c.attrs.items())), []).append(c.hall)
+        for halls in by_class.values():
+            counts = np.bincount(halls, minlength=N_HALLS)
+            assert counts.max() - counts.min() <= 1
+
+
 def test_first_shot_types_belong_to_their_year_and_borrow_a_sound_model(tmp_path):
-    from asdlib.data.layout import EVAL_TYPES_FIRST_SHOT
-    from asdlib.data.synth.dataset import SOUND_MODEL, model_of, unit_of
+    from asdlib.data.layout import EVAL_TYPES_FIRST_SHOT, TYPES_2022
+    from asdlib.data.synth.dataset import SOUND_MODEL, first_shot_shift, model_of, unit_of
 
     every = {t for types in EVAL_TYPES_FIRST_SHOT.values() for t in types}
-    assert every == set(SOUND_MODEL) and set(SOUND_MODEL.values()) <= set(MACHINES)
+    assert every == set(SOUND_MODEL) and set(SOUND_MODEL.values()) <= set(TYPES_2022)
     assert model_of("ToyDrone") is MACHINES["fan"] and model_of("fan") is MACHINES["fan"]
     # a borrowed model, a machine of its own: units are keyed by the type's name
     assert unit_of(0, "ToyDrone", 0) != unit_of(0, "fan", 0)
+    # one section shifts the speed: the toy car's and train's second attribute, the valve's first
+    assert [first_shot_shift(t) for t in ("ToyCar", "ToyNscale", "gearbox", "valve")] == ["spd", "spd", "volt", "pat"]
     with pytest.raises(ValueError, match="\\['bandsaw'\\] are not DCASE 2024 types"):
         generate(tmp_path / "x", year=2024, machine_types=["bandsaw"])
     with pytest.raises(ValueError, match="year=2026: the generator writes the layouts of 2020, 2022, 2023"):
