@@ -21,10 +21,11 @@ from asdlib.models.ustc import (
     USTCModel,
     USTCOutput,
     distance_score,
+    max_posterior_score,
     posterior_score,
 )
 from asdlib.train import seed_everything
-from asdlib.train.ustc import embed_ustc, section_codes, train_ustc
+from asdlib.train.ustc import embed_ustc, section_codes, train_ustc, ustc_classes
 from conftest import across_seeds
 
 SR = 16_000
@@ -222,6 +223,49 @@ def test_posterior_score_eq6():
         posterior_score(logits, torch.tensor([0, 3]))
 
 
+def test_posterior_score_single_class_raises():
+    """One section per machine type (DCASE 2023-2025): a one-class head gives p = 1 for every clip, eq. (6) is
+    undefined (it was -inf, which the records refuse); it raises, naming the way out."""
+    with pytest.raises(ValueError, match="single class"):
+        posterior_score(torch.randn(4, 1), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="two or more"):
+        max_posterior_score(torch.randn(4, 1))
+
+
+def test_max_posterior_score():
+    """Eq. (6) with p the largest class probability: log((1 - p_max) / p_max), exact where p_max rounds to 1."""
+    p = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.3, 0.6], [1 / 3, 1 / 3, 1 / 3]])
+    scores = max_posterior_score(p.log() - 3.0)
+    torch.testing.assert_close(scores, torch.tensor([math.log(0.25), math.log(0.4 / 0.6), math.log(2.0)]))
+    assert max_posterior_score(torch.tensor([[0.0, 100.0, 0.0]])).item() == pytest.approx(math.log(2) - 100, abs=1e-4)
+    assert torch.isfinite(max_posterior_score(torch.tensor([[1e4, -1e4]]))).all()
+
+
+def _rows(machine_type, sections, attributes, label=None):
+    return pd.DataFrame({"machine_type": machine_type, "section": sections, "attribute_string": attributes,
+                         "label": label or ["normal"] * len(sections)})
+
+
+def test_ustc_classes_sections_or_attributes():
+    # several sections (DCASE 2022): the sections, exactly section_codes
+    train = _rows("fan", [0, 1, 2, 0], ["a", "b", "a", "b"])
+    test = _rows("fan", [2, 0], ["a", "c"])
+    classes = ustc_classes(train, test)
+    assert classes.kind == "section" and classes.names == section_codes(train)[1]
+    assert classes.train.tolist() == section_codes(train)[0].tolist() and classes.test.tolist() == [2, 0]
+    # one section (DCASE 2023-2025): its attribute classes; an unseen or unknown test attribute -> -1
+    train = _rows("gearbox", [0, 0, 0, 0], ["v_1", "v_2", "v_1", "v_3"])
+    test = _rows("gearbox", [0, 0, 0, 0], ["v_2", "v_9", None, "v_1"])
+    classes = ustc_classes(train, test)
+    assert classes.kind == "attribute" and classes.n_classes == 3
+    assert classes.train.tolist() == [0, 1, 0, 2] and classes.test.tolist() == [1, -1, -1, 0]
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    torch.testing.assert_close(classes.posterior(logits, torch.zeros(2, dtype=torch.long)), max_posterior_score(logits))
+    # one section, one attribute class: nothing to classify
+    with pytest.raises(ValueError, match="nothing to tell apart"):
+        ustc_classes(_rows("pump", [0, 0], ["noAttribute", "noAttribute"]), _rows("pump", [0], ["noAttribute"]))
+
+
 def test_distance_score_eq7():
     train = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -3.0]])
     train_sec = torch.tensor([0, 0, 1, 1])
@@ -307,6 +351,44 @@ def test_end_to_end_toy(seed):
     post = posterior_score(test_out.logits, secs)
     p = torch.softmax(test_out.logits.double(), 1).gather(1, secs[:, None]).squeeze(1)
     torch.testing.assert_close(post.double(), torch.log((1 - p) / p), atol=1e-4, rtol=1e-4)
+
+
+@across_seeds()
+def test_one_section_per_type_attribute_classes(seed):
+    """One section per machine type, as in the DCASE 2023-2025 layouts. The section head would have one class: zero
+    cross-entropy and triplet loss (no negatives), nothing learnt, a posterior of 1 for every clip. With
+    ustc_classes the head learns the section's three attribute classes (planes whose energy lies in one band of
+    three), the posterior score of eq. (6) is finite, and clips between two classes (half the energy in each of two
+    bands) score above the normal test clips. The seed: the toy clips, the weights and the batch order."""
+    g = torch.Generator().manual_seed(seed)
+
+    def planes(bands, n):
+        x = 0.3 * torch.randn(n, 1, 8, 20, generator=g)
+        for band, weight in bands:
+            x[:, :, band] += weight
+        return x
+
+    train = torch.cat([planes([(2 * k, 2.0)], 8) for k in range(3)])
+    train_rows = _rows("toy", [0] * len(train), [f"spd_{k}" for k in range(3) for _ in range(8)])
+    normal = torch.cat([planes([(2 * k, 2.0)], 5) for k in range(3)])
+    between = torch.cat([planes([(2 * k, 1.0), (2 * ((k + 1) % 3), 1.0)], 5) for k in range(3)])
+    test_rows = _rows("toy", [0] * 30, [f"spd_{k}" for k in range(3) for _ in range(5)] + [None] * 15,
+                      ["normal"] * 15 + ["anomaly"] * 15)
+    with pytest.raises(ValueError, match="single class"):   # the paper's section head here: one class
+        posterior_score(torch.zeros(30, 1), torch.zeros(30, dtype=torch.long))
+    classes = ustc_classes(train_rows, test_rows)
+    assert classes.kind == "attribute" and classes.n_classes == 3
+    assert classes.test.tolist() == [k for k in range(3) for _ in range(5)] + [-1] * 15
+    seed_everything(seed)
+    net = TDNNClassifier(classes.n_classes, in_channels=1, n_freq=8, **SMALL_TDNN)
+    history = train_ustc(net, train, classes.train, epochs=30, batch_size=8, lr=1e-3, device="cpu", seed=seed)
+    assert history["ce"][-1] < history["ce"][0] and history["triplet"][0] > 0, history
+    out = embed_ustc(net, torch.cat([normal, between]), device="cpu")
+    score = classes.posterior(out.logits, torch.zeros(30, dtype=torch.long))
+    assert torch.isfinite(score).all()
+    auc = roc_auc_score(test_rows["label"] == "anomaly", score.numpy())
+    print(f"seed {seed}: AUC {auc:.3f}, ce {history['ce'][0]:.2f} -> {history['ce'][-1]:.2f}")
+    assert auc > 0.8, f"AUC {auc:.3f}"
 
 
 def test_train_on_precomputed_planes_and_errors():

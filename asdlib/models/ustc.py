@@ -509,7 +509,11 @@ def posterior_score(logits: Tensor, section) -> Tensor:
 
     Computed from the logits as ``logsumexp_{j != s} z_j - z_s`` (the ``logsumexp`` of
     all logits cancels), which is exact and finite where ``p`` rounds to 1 or 0 (a
-    float ``p`` would give ``log 0``). With a single class the score is ``-inf``.
+    float ``p`` would give ``log 0``). With a single class ``p`` is 1 for every clip and
+    eq. (6) is undefined (``-inf``, whatever the clip): that raises. It is the case of a
+    section head on DCASE 2023-2025 data, which has one section per machine type; there
+    :func:`asdlib.train.ustc.ustc_classes` makes the head classify attribute classes,
+    scored by :func:`max_posterior_score`.
 
     Args:
         logits: ``(N, n_sections)``, the section head's output (not softmaxed).
@@ -522,6 +526,11 @@ def posterior_score(logits: Tensor, section) -> Tensor:
     z = _as_tensor(logits, "logits")
     if z.ndim != 2:
         raise ValueError(f"logits must be (N, n_sections); got shape {tuple(z.shape)}")
+    if z.shape[1] < 2:
+        raise ValueError(
+            f"posterior_score: the head has {z.shape[1]} class(es); with a single class every clip's "
+            "posterior is 1 and eq. (6) is undefined (one section per machine type: classify attribute "
+            "classes instead, asdlib.train.ustc.ustc_classes)")
     z = z.to(torch.promote_types(z.dtype, torch.float32))
     s = _labels(section, len(z), "section", z.device)
     if len(s) and (int(s.min()) < 0 or int(s.max()) >= z.shape[1]):
@@ -529,6 +538,33 @@ def posterior_score(logits: Tensor, section) -> Tensor:
     own = z.gather(1, s[:, None]).squeeze(1)
     others = z.scatter(1, s[:, None], float("-inf"))
     return torch.logsumexp(others, dim=1) - own
+
+
+def max_posterior_score(logits: Tensor) -> Tensor:
+    """Eq. (6) with ``p`` the largest class probability: ``A = log((1 - p_max) / p_max)``.
+
+    The score where the clip's own class is not known at test time: the head
+    classifies the attribute classes of a machine type's one section (DCASE
+    2023-2025), and a test clip's attributes are not part of what a detector is
+    given (the evaluation set's file names do not carry them). A clip that the head
+    recognises as some class of its section gets a low score, one that it places
+    between classes a high score. Computed as ``logsumexp_{j != k} z_j - z_k``,
+    ``k = argmax z`` (exact, finite where ``p_max`` rounds to 1).
+
+    Args:
+        logits: ``(N, n_classes)``, ``n_classes >= 2``, all classes of the clips' section.
+
+    Returns:
+        ``(N,)`` float scores (at least float32), higher = more anomalous; at most
+        ``log(n_classes - 1)`` (uniform posteriors).
+    """
+    z = _as_tensor(logits, "logits")
+    if z.ndim != 2:
+        raise ValueError(f"logits must be (N, n_classes); got shape {tuple(z.shape)}")
+    if z.shape[1] < 2:
+        raise ValueError(f"max_posterior_score: the head has {z.shape[1]} class(es); eq. (6) needs two or more")
+    z = z.to(torch.promote_types(z.dtype, torch.float32))
+    return posterior_score(z, z.argmax(dim=1))
 
 
 def distance_score(
@@ -583,5 +619,6 @@ __all__ = [
     "USTCModel",
     "USTCOutput",
     "distance_score",
+    "max_posterior_score",
     "posterior_score",
 ]

@@ -22,18 +22,21 @@ Public API: :func:`train_ustc`, :func:`embed_ustc`; the section labels come from
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asdlib.utils import as_tensor as _as_tensor
+from asdlib.data.classes import auxiliary_classes, class_codes
 from asdlib.data.classes import section_codes  # re-exported (__all__) for the notebooks and tests
 from asdlib.losses.triplet import batch_hard_triplet_loss
 from asdlib.models.inference import Amp, predict
-from asdlib.models.ustc import USTCOutput
+from asdlib.models.ustc import USTCOutput, max_posterior_score, posterior_score
 from asdlib.train.batches import TensorBatches
 from asdlib.train.device import DeviceLike, resolve_device
 from asdlib.train.loop import History, train_epochs
@@ -82,6 +85,74 @@ def _unpack(out: Any) -> USTCOutput:
         "the model must return USTCOutput(embedding, logits, aux_logits) or a tuple (embedding, logits[, aux]); "
         f"got {type(out).__name__}"
     )
+
+
+@dataclass(frozen=True)
+class USTCClasses:
+    """The classes of USTC's classifier head for one model (:func:`ustc_classes`).
+
+    ``kind``: ``"section"`` (the paper's eq. 5 and 6: the sections of the machine
+    type) or ``"attribute"`` (one section per machine type, DCASE 2023-2025: the
+    attribute classes of that section, machine type x section x attribute string, as
+    :func:`~asdlib.data.classes.auxiliary_classes` without the domain). ``names``: the
+    class names; ``train``: the training clips' codes; ``test``: the test clips'
+    codes, ``-1`` where a test clip's class is not known or not among the training
+    classes (attribute classes only; such clips are still scored).
+    """
+
+    kind: Literal["section", "attribute"]
+    names: list[str]
+    train: np.ndarray
+    test: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.names)
+
+    def posterior(self, logits: Tensor, sections: Any) -> Tensor:
+        """Eq. (6) for clips with the head's ``logits`` and their ``sections`` (the section codes of
+        :func:`~asdlib.data.classes.section_codes`): the posterior of the clip's own section
+        (:func:`~asdlib.models.ustc.posterior_score`) for section classes; for attribute
+        classes, whose test clips' classes a detector is not given, the posterior of the most
+        probable class (:func:`~asdlib.models.ustc.max_posterior_score`)."""
+        if self.kind == "section":
+            return posterior_score(logits, sections)
+        return max_posterior_score(logits)
+
+
+def ustc_classes(train_rows: pd.DataFrame, test_rows: pd.DataFrame) -> USTCClasses:
+    """The classes of the section head of one USTC model, from the training and test rows of the clip index.
+
+    With two or more sections among ``train_rows``: the sections (the paper's setting,
+    DCASE 2022: six per machine type), coded by
+    :func:`~asdlib.data.classes.section_codes`. With a single section (the DCASE
+    2023-2025 "first-shot" layouts), the section task has one class: its
+    cross-entropy and the triplet loss (no negatives) are zero, nothing is learnt,
+    and the posterior of eq. (6) is 1 for every clip. The head then classifies the
+    section's attribute classes (machine type x section x attribute string of the
+    training clips' names, :func:`~asdlib.data.classes.auxiliary_classes` without the
+    domain): what the paper's auxiliary task is when a type has one section.
+
+    Raises:
+        ValueError: one section whose training clips share a single attribute string
+            (nothing to classify), or test clips of a section without training clips.
+    """
+    section_train, section_names = section_codes(train_rows)
+    section_test, _ = section_codes(test_rows, section_names)
+    if len(section_names) > 1:
+        return USTCClasses("section", section_names, section_train, section_test)
+    train, names = auxiliary_classes(train_rows, include_domain=False)
+    if len(names) < 2:
+        raise ValueError(
+            f"ustc_classes: {section_names[0]} is the only section and its training clips share one attribute "
+            f"class ({names[0]}): the classifier has nothing to tell apart, and eq. (6) is undefined")
+    if len(test_rows):
+        codes, test_names = auxiliary_classes(test_rows, include_domain=False)
+        test = class_codes([test_names[c] for c in codes], names)
+        test[test_rows["attribute_string"].isna().to_numpy()] = -1   # unknown, not "no attributes"
+    else:
+        test = np.zeros(0, dtype=np.int64)
+    return USTCClasses("attribute", names, train, test)
 
 
 def train_ustc(
@@ -222,4 +293,4 @@ def embed_ustc(
     ))
 
 
-__all__ = ["PAPER_EPOCHS", "PAPER_LR", "embed_ustc", "section_codes", "train_ustc"]
+__all__ = ["PAPER_EPOCHS", "PAPER_LR", "USTCClasses", "embed_ustc", "section_codes", "train_ustc", "ustc_classes"]
