@@ -1,12 +1,15 @@
 """The DCASE autoencoder baseline and the GAN detectors of paper 001 (GANomaly,
 Skip-GANomaly, EGBAD): layer sizes, losses against explicit computations, the skip
-connections, clip scores, the two training loops, and small end-to-end runs on a
-toy set of 640-d vectors."""
+connections, clip scores, the two training loops, small end-to-end runs on a
+toy set of 640-d vectors, and the per-type view of any year's metric that the chapter
+reads (:func:`asdlib.metrics.type_scores`), on hand-computed DCASE 2020 and 2022 results."""
 
 from __future__ import annotations
 
+import json
 import math
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -513,3 +516,62 @@ def test_end_to_end_scores_planted_anomalies_higher(toy, name, epochs, minimum, 
         # D learns to tell (x, E(x)) from (G(z), z): its loss falls from about 2 log 2
         d = history["d_loss"]
         assert d[-1] < 0.85 * d[0], f"egbad: discriminator loss {d} (want the last < 0.85 x the first)"
+
+
+# ------------------------------------------- the chapter's per-type view of any year's metric
+
+
+def test_type_scores_2020_hand_computed():
+    """DCASE 2020: the means over machine IDs; ``score`` is the mean AUC (no official score)."""
+    from asdlib.metrics import evaluate_scores, type_score_labels, type_scores
+
+    clips = [  # (machine ID, label, score)
+        (0, "normal", 0.1), (0, "normal", 0.4), (0, "anomaly", 0.3), (0, "anomaly", 0.5),  # AUC 3/4
+        (2, "normal", 0.0), (2, "normal", 0.1), (2, "anomaly", 0.5), (2, "anomaly", 1.0),  # AUC 1
+    ]
+    scores = pd.DataFrame([{"machine_type": "fan", "section": s, "label": lab, "score": v,
+                            "file": f"id_{s:02d}_{i}.wav"} for i, (s, lab, v) in enumerate(clips)])
+    result = evaluate_scores(scores, year=2020)
+    # ID 0: the top clip is an anomaly, the next a normal, so TPR is 1/2 for FPR in [0, 0.1]:
+    # raw area 0.05, McClish 0.5 * (1 + (0.05 - 0.005) / (0.1 - 0.005)) = 14/19; ID 2: 1
+    expected = pd.DataFrame({"auc": [(3 / 4 + 1) / 2], "pauc": [(14 / 19 + 1) / 2], "score": [(3 / 4 + 1) / 2]},
+                            index=pd.Index(["fan"], name="machine_type"))
+    pd.testing.assert_frame_equal(type_scores(result), expected)
+    record = json.loads(json.dumps(result.to_dict()))        # a record's result (JSON) holds its year
+    pd.testing.assert_frame_equal(type_scores(record), expected)
+    pd.testing.assert_frame_equal(type_scores(record["types"], year=2020), expected)
+    assert type_score_labels(2020)["sections"] == "machine IDs"
+    assert type_score_labels(2020)["score"] == "mean AUC over machine IDs"
+
+
+def test_type_scores_2022_hand_computed():
+    """DCASE 2022 on: the h-means over the type's sections; ``score`` is the official per-type h-mean."""
+    from asdlib.metrics import evaluate_scores, type_score_labels, type_scores
+
+    clips = [  # (section, domain, label, score)
+        # section 0: AUC(source) 1, AUC(target) 1/2 (the target normal 0.6 sits between the anomalies),
+        # pAUC 14/19 (all clips: anomaly 1.0, normal 0.6, anomaly 0.5, normal 0.0)
+        (0, "source", "normal", 0.0), (0, "target", "normal", 0.6),
+        (0, "source", "anomaly", 0.5), (0, "target", "anomaly", 1.0),
+        # section 1: perfect, AUC(source) = AUC(target) = pAUC = 1
+        (1, "source", "normal", 0.0), (1, "target", "normal", 0.1),
+        (1, "source", "anomaly", 0.5), (1, "target", "anomaly", 1.0),
+    ]
+    scores = pd.DataFrame([{"machine_type": "valve", "section": s, "domain": d, "label": lab, "score": v,
+                            "file": f"section_{s:02d}_{i}.wav"} for i, (s, d, lab, v) in enumerate(clips)])
+    for year in (2022, 2024):
+        result = evaluate_scores(scores, year=year, ci95=False)
+        expected = pd.DataFrame({
+            "auc": [4 / (1 + 2 + 1 + 1)],                   # h-mean of AUC(source) 1, 1 and AUC(target) 1/2, 1
+            "pauc": [2 / (19 / 14 + 1)],                    # h-mean of 14/19 and 1
+            "score": [6 / (1 + 2 + 19 / 14 + 1 + 1 + 1)],   # h-mean of all six: the official per-type score
+        }, index=pd.Index(["valve"], name="machine_type"))
+        pd.testing.assert_frame_equal(type_scores(result), expected)
+        assert math.isclose(type_scores(result)["score"].iloc[0], result.official_score)   # one type: the official score
+        pd.testing.assert_frame_equal(type_scores(json.loads(json.dumps(result.to_dict()))), expected)
+    assert type_score_labels(2022)["sections"] == "sections"
+    assert type_score_labels(2024)["score"].startswith("official score")
+    with pytest.raises(KeyError, match="auc_mean"):        # a 2022 summary read as 2020's names the keys
+        type_scores(result.types, year=2020)
+    with pytest.raises(ValueError, match="year"):
+        type_scores(result.types)

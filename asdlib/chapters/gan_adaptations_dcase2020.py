@@ -100,7 +100,8 @@ CLAIMS = (
     Claim("G4", "EGBAD does not beat the autoencoder", "DCASE 2020 autoencoder", "EGBAD",
           paper=Evidence("Tabela 2", "DCASE", "EGBAD", metric="auc_mean", machine_type="mean")),
 )
-"""The paper's claims (:mod:`asdlib.claims`), mean AUC over machine IDs; G4 needs EGBAD (``paper``)."""
+"""The paper's claims (:mod:`asdlib.claims`), on the year's per-type score (DCASE 2020: the mean AUC over
+machine IDs; a later year's data: its official score); G4 needs EGBAD (``paper``)."""
 
 SPEC = ChapterSpec(
     stem="gan_adaptations_dcase2020", claims=CLAIMS, paper=GANS, settings_class=GANSettings,

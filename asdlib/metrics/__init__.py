@@ -33,7 +33,10 @@ Summaries:
 - :func:`aithu_type_summary`: AITHU's per-type h-mean (paper 000, Sec. 2), variant;
 - :func:`domain_only_summary`: Wilkinghoff's source/target/mixed h-means, variant;
 - :func:`type_summary_2020` (``auc_mean``, ``pauc_mean``, ``n_ids``) and
-  :func:`overall_summary_2020`.
+  :func:`overall_summary_2020`;
+- :func:`type_scores`: any year's per-type ``auc``, ``pauc`` and ``score`` (2020: the
+  means over machine IDs, ``score`` the mean AUC; 2021 on: the h-means, ``score`` the
+  official per-type h-mean), named by :func:`type_score_labels`.
 
 One call: :func:`evaluate_scores` (a scores table) and :func:`evaluate_score_dir`
 (score and decision CSVs + ground-truth CSVs, joined by file name) return an
@@ -48,6 +51,7 @@ from asdlib.metrics.dcase import (
     EPS,
     MAX_FPR,
     OFFICIAL_COLUMNS,
+    TYPE_SCORE_KEYS,
     EvaluationResult,
     aithu_type_summary,
     domain_only_summary,
@@ -61,6 +65,8 @@ from asdlib.metrics.dcase import (
     section_table_2020,
     section_table_2021,
     section_table_2022,
+    type_score_labels,
+    type_scores,
     type_summary,
     type_summary_2020,
     type_summary_2021,
@@ -84,6 +90,7 @@ __all__ = [
     "EPS",
     "MAX_FPR",
     "OFFICIAL_COLUMNS",
+    "TYPE_SCORE_KEYS",
     "EvaluationResult",
     "aithu_type_summary",
     "decision_csv_name",
@@ -109,6 +116,8 @@ __all__ = [
     "section_table_2020",
     "section_table_2021",
     "section_table_2022",
+    "type_score_labels",
+    "type_scores",
     "type_summary",
     "type_summary_2020",
     "type_summary_2021",

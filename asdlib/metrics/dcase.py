@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -489,6 +489,84 @@ def overall_summary_2020(table: pd.DataFrame) -> dict[str, float]:
         "n_machine_types": int(len(types)),
         "n_ids": int(len(table)),
     }
+
+
+# ------------------------------------------------------------------ any year, per type
+
+TYPE_SCORE_KEYS: dict[str, dict[str, str]] = {
+    "2020": {"auc": "auc_mean", "pauc": "pauc_mean", "score": "auc_mean"},
+    "2021+": {"auc": "auc_hmean", "pauc": "pauc_hmean", "score": "hmean"},
+}
+"""Which per-type summary key :func:`type_scores` reads for each of its columns: DCASE 2020
+(:func:`type_summary_2020`) and DCASE 2021 on (:func:`type_summary_2021`, :func:`type_summary`)."""
+
+
+def _year_keys(year: int) -> dict[str, str]:
+    year = int(year)
+    if year < 2020:
+        raise ValueError(f"no DCASE evaluator for year {year}: use 2020 to 2026")
+    return TYPE_SCORE_KEYS["2020" if year == 2020 else "2021+"]
+
+
+def type_score_labels(year: int) -> dict[str, str]:
+    """How tables and figures of DCASE ``year`` name the columns of :func:`type_scores`.
+
+    Keys: ``sections`` (the units a type's values are summarised over: ``machine IDs`` in
+    2020, ``sections`` after), ``over`` (how: ``mean over machine IDs`` in 2020, ``h-mean
+    over sections`` from 2022, ``h-mean over sections and domains`` in 2021), ``auc`` and
+    ``pauc`` (``AUC (<over>)``) and ``score`` (``mean AUC over machine IDs`` in 2020, the
+    official score after).
+    """
+    year = int(year)
+    _year_keys(year)
+    if year == 2020:
+        sections, over, score = "machine IDs", "mean over machine IDs", "mean AUC over machine IDs"
+    elif year == 2021:
+        sections, over, score = "sections", "h-mean over sections and domains", "official score (h-mean of AUC and pAUC)"
+    else:
+        sections, over = "sections", "h-mean over sections"
+        score = "official score (h-mean of AUC(source), AUC(target) and pAUC)"
+    return {"sections": sections, "over": over, "auc": f"AUC ({over})", "pauc": f"pAUC ({over})", "score": score}
+
+
+def type_scores(result: Any, year: int | None = None) -> pd.DataFrame:
+    """Per machine type ``auc``, ``pauc`` and ``score`` of an evaluation of any DCASE year.
+
+    ``result``: an :class:`EvaluationResult`, one result of a record (the dict of
+    :meth:`EvaluationResult.to_dict`, or a chapter run's ``run.results[i]``, which hold
+    ``year`` and ``types``), or a per-type summary alone (the ``types`` table or dict; then
+    give ``year``). Returns a table indexed by ``machine_type`` (in the summary's order):
+
+    - DCASE 2020: ``auc`` and ``pauc`` the means over machine IDs (``auc_mean``,
+      ``pauc_mean``); ``score`` = ``auc_mean``, the mean AUC, which the book's results
+      page and the claims ledger read for 2020 (that year has no single official score);
+    - DCASE 2021 on: ``auc`` = ``auc_hmean`` (2022 on: the h-mean of the type's
+      AUC(source) and AUC(target) over its sections; 2021: of its per-domain AUCs),
+      ``pauc`` = ``pauc_hmean``; ``score`` = ``hmean``, the year's official per-type
+      score (2022 on: the h-mean of every AUC(source), AUC(target) and pAUC of the type).
+
+    :data:`TYPE_SCORE_KEYS` lists the keys read; :func:`type_score_labels` names the
+    columns. A missing key is a ``KeyError`` naming the year and the keys found.
+    """
+    if isinstance(result, EvaluationResult):
+        year, types = result.year, result.types
+    elif isinstance(result, Mapping) and "types" in result:
+        year = result.get("year", year)
+        types = result["types"]
+    else:
+        types = result
+    if year is None:
+        raise ValueError("type_scores: give the year of a per-type summary (or a result that holds it)")
+    keys = _year_keys(year)
+    if not isinstance(types, pd.DataFrame):
+        types = pd.DataFrame.from_dict(dict(types), orient="index")
+    missing = sorted({k for k in keys.values() if k not in types.columns})
+    if missing:
+        raise KeyError(f"type_scores: a DCASE {int(year)} per-type summary needs {missing}; "
+                       f"it has {examples(list(types.columns), n=20)}")
+    out = pd.DataFrame({column: types[key].astype(float) for column, key in keys.items()}, index=types.index)
+    out.index.name = "machine_type"
+    return out
 
 
 # ------------------------------------------------------------------------ one call
