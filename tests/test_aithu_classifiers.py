@@ -548,3 +548,36 @@ def test_sc_wav2vec_end_to_end_detects_detuned_tones(seed):
     auc = roc_auc_score(labels, scores)
     print(f"SC-wav2vec, seed {seed}: AUC {auc:.3f}, loss {history['loss']}")
     assert auc > 0.9, f"AUC {auc:.3f}"
+
+
+# ----------------------------------------------------------------------------- types the paper does not list
+
+
+def test_unlisted_type_gets_the_mode_of_tables_3_and_5():
+    """A machine type Table 3 / Table 5 does not list (a DCASE 2023-2025 type) gets each column's
+    mode over the paper's seven types (UNLISTED_TYPE_RULE); a listed type keeps its own row."""
+    from asdlib.chapters.tables import (AITHU_TABLE5_SCORING, UNLISTED_TYPE_RULE, aithu_table3,
+                                        aithu_table3_setting, aithu_table5_scoring, mode_setting, unlisted_types)
+
+    for mt in aithu_table3().index:   # listed: exactly today's settings, and the printed detector
+        setting = aithu_table3_setting(mt)
+        assert setting == {**aithu_table3(mt), "source": "Table 3"}
+        assert aithu_table5_scoring(mt) == AITHU_TABLE5_SCORING[mt]
+    for mt in ("AirCompressor", "3DPrinter"):
+        setting = aithu_table3_setting(mt)
+        assert (setting["feature"], setting["n_mels"], setting["n_fft"], setting["n_frames"], setting["network"],
+                setting["n_freq"]) == ("STFT", None, 2048, 192, "MFNSE", 1025)
+        assert setting["machine_type"] == mt and setting["source"].startswith("fallback")
+        assert setting["note"] == UNLISTED_TYPE_RULE and "deviation" in UNLISTED_TYPE_RULE
+        assert aithu_table5_scoring(mt) == "k-NN"
+        build_backbone(setting["network"], 8, 16, 4)   # the fallback's backbone exists
+    # the mode row is a row the paper prints (fan, slider, valve), and is computed, not typed
+    cols = ["feature", "n_mels", "n_fft", "n_frames", "network"]
+    same = [mt for mt in aithu_table3().index
+            if all(aithu_table3(mt)[c] == aithu_table3_setting("AirCompressor")[c] for c in cols)]
+    assert same == ["fan", "slider", "valve"]
+    assert unlisted_types(["gearbox", "AirCompressor", "valve", "3DPrinter"]) == ["AirCompressor", "3DPrinter"]
+    with pytest.raises(ValueError, match="no unique mode"):
+        mode_setting([{"x": 1}, {"x": 2}], ("x",), "a tied table")
+    with pytest.raises(ValueError, match="unknown machine type"):   # the paper's table itself is unchanged
+        aithu_table3("AirCompressor")

@@ -476,3 +476,17 @@ def test_best_single_subsystem_is_chosen_on_the_other_sections_only(seed):
     scores = ensemble_scores(matrix, best, labelled)
     chosen = best.set_index("section")[list(matrix.columns)].idxmax(axis=1)
     np.testing.assert_allclose(scores, [matrix.at[i, chosen[s]] for i, s in enumerate(labelled["section"])])
+
+
+def test_first_shot_layouts_stop_the_ensembles_chapter_early():
+    """The honest rule chooses on a type's other development sections: a first-shot layout (one
+    section per type, evaluation types none in dev) stops the chapter at once, naming the reason."""
+    from asdlib.chapters.aithu_aegan_ensembles import require_development_sections
+
+    dcase2022 = pd.DataFrame([{"machine_type": "valve", "section": s, "part": "dev" if s < 3 else "eval"}
+                              for s in range(6)])
+    require_development_sections(dcase2022, ["valve"])   # three development sections: fine
+    first_shot = pd.DataFrame([{"machine_type": "valve", "section": 0, "part": "dev"},
+                               {"machine_type": "AirCompressor", "section": 0, "part": "eval"}])
+    with pytest.raises(ValueError, match="other development sections.*valve has 1, AirCompressor has 0"):
+        require_development_sections(first_shot, ["valve", "AirCompressor"])

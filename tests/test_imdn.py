@@ -20,7 +20,7 @@ from asdlib.models.imdn import (
     gather_windows,
     imdn_windows,
 )
-from asdlib.chapters.tables import aithu_tables_7_8
+from asdlib.chapters.tables import aithu_tables_7_8, aithu_tables_7_8_setting, aithu_tables_7_8_settings
 from asdlib.train import score_imdn, train_imdn
 from conftest import across_seeds
 
@@ -235,3 +235,25 @@ def test_settings_tables_7_8():
         assert build_imdn(row.network, row.n_mels, row.n_frames).n_frames == row.n_frames
     with pytest.raises(ValueError, match="unknown machine type 'pump'"):
         aithu_tables_7_8("pump")
+
+
+def test_unlisted_type_gets_the_mode_of_tables_7_8():
+    """A machine type Tables 7-8 do not list (a DCASE 2023-2025 type) gets each column's mode over the
+    paper's seven types (UNLISTED_TYPE_RULE: log-mel, 64, 2048, 100, LRCGNN); a listed type its own row."""
+    for table in ("Table 7", "Table 8"):
+        for row in aithu_tables_7_8(table=table).to_dict("records"):   # listed: today's settings
+            mine = aithu_tables_7_8_setting(row["machine_type"], table=table)
+            assert mine["source"] == table
+            assert {k: mine[k] for k in row} == row
+        fallback = aithu_tables_7_8_setting("AirCompressor", table=table)
+        assert (fallback["feature"], fallback["n_mels"], fallback["n_fft"], fallback["n_frames"],
+                fallback["network"], fallback["hmean"]) == ("logmel", 64, 2048, 100, "LRCGNN", None)
+        assert fallback["source"].startswith("fallback") and "deviation" in fallback["note"]
+    assert build_imdn("LRCGNN", 64, 100).n_frames == 100
+    settings = aithu_tables_7_8_settings(["valve", "3DPrinter"])
+    assert list(settings.index) == ["valve", "3DPrinter"]
+    assert (settings.loc["valve", "n_mels"], settings.loc["valve", "n_fft"], settings.loc["valve", "n_frames"],
+            settings.loc["valve", "network"]) == (64, 1024, 30, "IGNN")
+    assert (settings.loc["3DPrinter", "n_mels"], settings.loc["3DPrinter", "network"]) == (64, "LRCGNN")
+    with pytest.raises(ValueError, match="table="):
+        aithu_tables_7_8_setting("valve", table="Table 9")

@@ -55,6 +55,30 @@ BEST_SINGLE = "best single subsystem (leave-one-section-out)"
 """Our control, not the paper's: per section the one subsystem (AEGAN-AD's function chosen in the
 same fold) best on the other development sections' labels (:func:`asdlib.ensembles.best_single_weights`)."""
 
+def require_development_sections(index, machine_types, *, at_least: int = 2) -> None:
+    """Fail early, naming the reason, where a machine type of ``machine_types`` has fewer than
+    ``at_least`` development sections in ``index`` (columns ``machine_type``, ``section``, ``part``).
+
+    The chapter's honest rule (:func:`asdlib.ensembles.honest_weights`, and the control
+    :data:`BEST_SINGLE`) chooses each section's weights and AEGAN-AD's score function on the labels
+    of the machine type's OTHER development sections. The DCASE 2022 layout has three per type; the
+    DCASE 2023-2025 first-shot layouts have one section per type (``section_00``), and their
+    evaluation types none in the development set, so there is no section to choose on: this
+    chapter does not run there (its two subsystem chapters do)."""
+    counts = {mt: int(index.loc[(index["machine_type"] == mt) & (index["part"] == "dev"), "section"].nunique())
+              for mt in machine_types}
+    short = {mt: n for mt, n in counts.items() if n < at_least}
+    if short:
+        raise ValueError(
+            f"aithu_aegan_ensembles needs at least {at_least} development sections per machine type: its honest "
+            "rule chooses each section's weights and AEGAN-AD's score function on the labels of the type's other "
+            "development sections (leave one section out), and "
+            + ", ".join(f"{mt} has {n}" for mt, n in short.items())
+            + " (the DCASE 2023-2025 first-shot layouts have one section per machine type, their evaluation "
+              "types none in the development set); run it on DCASE 2022-layout data, or run aithu_classifiers "
+              "and aithu_probabilistic alone on these types")
+
+
 CLAIMS = (
     Claim("E1", "submission 1 beats submission 2 (the domain classifier's weights help)", "AITHU submission 1",
           "AITHU submission 2", paper=Evidence("Table 10", "submission-1", "submission-2")),
