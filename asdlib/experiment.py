@@ -73,6 +73,19 @@ class Run:
         """How every table and figure names its data: synthetic data is always said to be."""
         return data_label(self.dataset, self.synthetic, self.data_root)
 
+    def development_types(self, machine_types: Sequence[str] | None = None) -> list[str]:
+        """The run's machine types (or ``machine_types``) that have development sections, in
+        order: what a chapter's development-section tables show. An evaluation-only type
+        (DCASE 2023 on: the evaluation set's own types) is trained and recorded but has no
+        row there. Raises ValueError when none has development sections."""
+        types = list(self.machine_types if machine_types is None else machine_types)
+        dev = set(self.index.loc[self.index["part"] == "dev", "machine_type"])
+        found = [mt for mt in types if mt in dev]
+        if not found:
+            raise ValueError(f"no machine type of this run ({', '.join(types)}) has development sections; "
+                             "this chapter's tables report development sections: add a development type")
+        return found
+
     def train_test(self, machine_type: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Training clips and labelled test clips of one machine type."""
         rows = self.index[self.index["machine_type"] == machine_type]

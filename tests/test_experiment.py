@@ -29,6 +29,10 @@ def test_a_first_shot_year_without_a_data_root_gets_its_synthetic_layout(tmp_pat
     assert set(index.loc[index["machine_type"] == "AirCompressor", "part"]) == {"eval"}
     # hidden in the names, revealed by the generated correspondence tables
     assert index["file"].str.contains("noAttribute").any() and all(index["attributes"].map(bool))
+    # what the development-section tables show: AirCompressor is an evaluation-only type
+    assert run.development_types() == ["gearbox"]
+    with pytest.raises(ValueError, match="no machine type of this run \\(AirCompressor\\) has development"):
+        run.development_types(["AirCompressor"])
     with pytest.raises(ValueError, match="synthetic data exists for 2020, 2022, 2023, 2024, 2025; give a data_root"):
         start_run("00_task_data_metrics", "x", dataset=2026, profile="ci")
 
