@@ -27,6 +27,7 @@ import pandas as pd
 
 from asdlib.chapters import CHAPTERS
 from asdlib.chapters.spec import Claim, Evidence
+from asdlib.metrics.dcase import type_score_key
 
 SE_MULTIPLE = 2.0
 """How many standard errors of the mean difference a verdict needs (the rule of the ledger)."""
@@ -90,7 +91,7 @@ def claim_value(result: Mapping[str, Any], claim: Claim) -> float | None:
         entry = (result.get("types") or {}).get(claim.machine_type)
         if entry is None:
             return None
-        key = ("auc_mean" if is2020 else "hmean") if claim.metric == "official" else claim.metric
+        key = type_score_key(2020 if is2020 else 2022) if claim.metric == "official" else claim.metric
         return None if entry.get(key) is None else float(entry[key])
     if claim.metric == "official":
         value = result.get("official_score")

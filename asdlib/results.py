@@ -92,7 +92,7 @@ from asdlib.data.layout import TYPES_2020, TYPES_2022
 from asdlib.chapters import PAPERS as _PAPERS
 from asdlib.records import data_label as _data_label
 from asdlib.records import load_records
-from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean
+from asdlib.metrics.dcase import OFFICIAL_COLUMNS, floored_hmean, type_score_key
 from asdlib.utils import atomic_path, atomic_write_text
 
 PUBLISHED_CSV = Path(__file__).with_name("published_results.csv")
@@ -171,7 +171,7 @@ def scores_long(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             label = data_label(rec) + (f"; {PART_NAMES.get(res['part'], res['part'])}" if res.get("part") else "")
             is2020 = _is_2020(res, rec)
             edition = 2020 if is2020 else int(res.get("year", rec.get("dataset", 2022)))
-            metric = "auc_mean" if is2020 else "hmean"
+            metric = type_score_key(edition)
             base = {"dataset": edition, "source": source, "data_label": label,
                     "profile": rec.get("profile"), "paper": rec.get("paper", "?"),
                     "notebook": rec.get("notebook", "?"), "system": res["system"],

@@ -508,6 +508,12 @@ def _year_keys(year: int) -> dict[str, str]:
     return TYPE_SCORE_KEYS["2020" if year == 2020 else "2021+"]
 
 
+def type_score_key(year: int) -> str:
+    """The per-type summary key of DCASE ``year``'s score: ``auc_mean`` in 2020 (no single
+    official score), ``hmean`` (the official per-type h-mean) from 2021 on."""
+    return _year_keys(year)["score"]
+
+
 def type_score_labels(year: int) -> dict[str, str]:
     """How tables and figures of DCASE ``year`` name the columns of :func:`type_scores`.
 
