@@ -238,12 +238,16 @@ def test_gpus_give_each_worker_one_gpu_and_no_two_runs_share_one(tmp_path, capsy
     captured = capsys.readouterr()
     assert "4 runs: 4 ok" in captured.out
     records = [json.loads((out / "ci" / "gpu" / f"all-seed{k}" / "record.json").read_text()) for k in range(4)]
-    assert sorted(r["gpu"] for r in records) == ["3", "3", "5", "5"]
+    # which GPU a run gets depends on which run ends first, so the split of four runs over two GPUs
+    # is not fixed (a 3-1 split is as correct as 2-2); what holds: every run got one of the listed
+    # GPUs, both were used, and no two runs held one GPU at once
+    assert {r["gpu"] for r in records} == {"3", "5"}
     for gpu in ("3", "5"):
         spans = sorted((r["start"], r["end"]) for r in records if r["gpu"] == gpu)
-        assert spans[0][1] <= spans[1][0], f"two runs held GPU {gpu} at once: {spans}"
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), f"two runs held GPU {gpu} at once: {spans}"
     starts = [line for line in captured.err.splitlines() if line.startswith("[start")]
-    assert starts[0].endswith("on GPU 3") and starts[1].endswith("on GPU 5")   # in turn, from the first
+    # the first two runs took one GPU each (the threads may print in either order)
+    assert {starts[0][-1], starts[1][-1]} == {"3", "5"} and all(" on GPU " in line for line in starts)
     # and the two GPUs were busy at the same time: two runs in parallel
     assert any(a["start"] < b["end"] and b["start"] < a["end"]
                for a in records if a["gpu"] == "3" for b in records if b["gpu"] == "5")
