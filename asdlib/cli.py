@@ -269,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     results.register(sub)
 
     p = sub.add_parser("refresh-notebooks", help="re-execute the ci-profile copies of the chapters for nbval")
-    p.add_argument("sources", nargs="*", type=Path, help="notebook sources (default: notebooks/*.md)")
+    p.add_argument("sources", nargs="*", type=Path,
+                   help="notebook sources (default: notebooks/*.md); the chapters that read their records "
+                        "(requires) are refreshed with them")
     p.add_argument("--out", type=Path, default=Path("tests/notebooks"))
     p.set_defaults(func=_refresh)
     return parser

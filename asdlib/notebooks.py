@@ -94,13 +94,32 @@ def refresh_fixture_records(chapters: list[Path], out_dir: Path, jobs: int = 2) 
     return records
 
 
+def with_dependents(sources: list[Path]) -> list[Path]:
+    """``sources`` and, after them, every chapter beside them that reads the records of one
+    of them (``requires``): a required chapter's fixture records are regenerated only when a
+    chapter that reads them is refreshed, and that chapter's copy shows what it read, so
+    refreshing the required chapter alone would leave both stale."""
+    from asdlib.chapters import CHAPTERS
+
+    stems = {s.stem for s in sources}
+    out = list(sources)
+    for source in sources:
+        for name, spec in sorted(CHAPTERS.items()):
+            path = source.parent / f"{name}.md"
+            if source.stem in spec.requires and name not in stems and path.is_file():
+                stems.add(name)
+                out.append(path)
+    return out
+
+
 def refresh_ci_copies(sources: list[Path], out_dir: Path) -> list[Path]:
-    """Refresh every copy (first the fixture records of the chapters they require); print
-    one line per notebook with its time."""
+    """Refresh every copy (first the fixture records of the chapters they require), with the
+    copies of the chapters that read their records (:func:`with_dependents`); print one line
+    per notebook with its time."""
     from asdlib.records import RECORDS_ENV
     from asdlib.chapters import chapter_requires
 
-    sources = [Path(s) for s in sources]
+    sources = with_dependents([Path(s) for s in sources])
     required = sorted({name for s in sources for name in chapter_requires(s.stem)})
     if required:
         folder = Path(sources[0]).parent

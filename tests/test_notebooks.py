@@ -72,3 +72,19 @@ def test_fixture_records_of_required_chapters_are_fresh():
                 f"{path} was made with other ci settings of {name}: run `make refresh-notebooks`")
             assert record["profile"] == "ci" and record["synthetic"]["preset"] == "ci"
             assert (path.parent / record["scores_file"]).is_file()
+
+
+def test_refreshing_a_required_chapter_also_refreshes_the_chapters_that_read_its_records(tmp_path):
+    """`asd refresh-notebooks notebooks/aithu_classifiers.md` alone must also regenerate the
+    ensembles chapter's fixture records and copy (it reads them), else both go stale."""
+    from asdlib.chapters import chapter_requires
+    from asdlib.notebooks import with_dependents
+
+    reader = next(s for s in SOURCES if chapter_requires(s.stem))
+    provider = SOURCES[0].parent / f"{chapter_requires(reader.stem)[0]}.md"
+    assert with_dependents([provider]) == [provider, reader]
+    assert with_dependents([provider, reader]) == [provider, reader]          # listed once
+    assert with_dependents([reader]) == [reader]                              # a reader has no readers
+    lonely = tmp_path / provider.name                                         # no reader beside it
+    lonely.write_text(provider.read_text())
+    assert with_dependents([lonely]) == [lonely]
